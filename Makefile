@@ -1,0 +1,40 @@
+# Potluck: `make run` serves the app, `make test` runs every check. Both set up what they lack.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
+PORT ?= 8000
+export PORT
+
+.PHONY: run test lint format test-sqlite test-postgres clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+run: $(STAMP)
+	POTLUCK_ENV=$${POTLUCK_ENV:-development} $(BIN)/potluck setup
+	POTLUCK_ENV=$${POTLUCK_ENV:-development} $(BIN)/potluck serve
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test-sqlite: $(STAMP)
+	$(BIN)/pytest --cov --cov-report=term:skip-covered
+
+test-postgres: $(STAMP)
+	scripts/with-postgres.sh $(BIN)/pytest
+
+test: lint test-sqlite test-postgres
+
+clean:
+	rm -rf $(VENV) .tmp

@@ -1,0 +1,96 @@
+"""flask-smorest tuned to the contract: 400 for invalid input, 415 for non-JSON bodies,
+problem+json documented for every error, and the bearer auth scheme."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import flask_smorest
+import marshmallow as ma
+from flask import Flask
+from flask_jwt_extended import jwt_required
+from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import HTTPException
+
+from ..http import PROBLEM_JSON, handle_http_exception
+
+BEARER_SECURITY = [{"bearerAuth": []}]
+
+
+class ProblemSchema(ma.Schema):
+    """RFC 9457 problem details."""
+
+    type = ma.fields.String(metadata={"description": "URI naming the problem type"})
+    title = ma.fields.String()
+    status = ma.fields.Integer()
+    detail = ma.fields.String(metadata={"description": "What went wrong and what to do"})
+    errors = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.String()),
+        metadata={"description": "Messages per field, for invalid input"},
+    )
+
+
+class ArgumentsParser(FlaskParser):
+    DEFAULT_VALIDATION_STATUS = 400
+
+    def load_json(self, req: Any, schema: ma.Schema) -> Any:
+        # A body the client sent in another format is refused, not silently ignored.
+        if req.content_length or req.headers.get("Transfer-Encoding"):
+            if not req.is_json:
+                flask_smorest.abort(
+                    415,
+                    message=f"Send the body as application/json (got {req.mimetype or 'none'}).",
+                    headers={"Accept-Post": "application/json"},
+                )
+        return super().load_json(req, schema)
+
+    def _handle_invalid_json_error(self, error: Exception, req: Any, *args: Any,
+                                   **kwargs: Any) -> Any:
+        flask_smorest.abort(400, message=f"The body is not valid JSON: {error}.")
+
+
+class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = ArgumentsParser()
+
+    def auth_required(self, *, optional: bool = False, refresh: bool = False) -> Callable[[Any], Any]:
+        """JWT bearer authentication, enforced and documented in one place."""
+
+        def decorator(view: Any) -> Any:
+            guarded = jwt_required(optional=optional, refresh=refresh)(view)
+            security = BEARER_SECURITY + ([{}] if optional else [])
+            documented = self.doc(security=security)(guarded)
+            return self.alt_response(401, response="UNAUTHORIZED", success=False)(documented)
+
+        return decorator
+
+
+class Api(flask_smorest.Api):  # type: ignore[misc]
+    ERROR_SCHEMA = ProblemSchema
+    DEFAULT_RESPONSE_CONTENT_TYPE = "application/json"
+
+    def _register_error_handlers(self) -> None:
+        self._app.register_error_handler(HTTPException, handle_http_exception)
+
+    def _register_responses(self) -> None:
+        super()._register_responses()
+        # Error responses are problem+json; smorest documents them as plain JSON.
+        responses = self.spec.components.responses_lazy
+        for response in (*responses.values(), *self.spec.components.responses.values()):
+            content = response.get("content", {})
+            if "application/json" in content and "schema" in content["application/json"]:
+                content[PROBLEM_JSON] = content.pop("application/json")
+
+    def init_app(self, app: Flask, *args: Any, **kwargs: Any) -> None:
+        super().init_app(app, *args, **kwargs)
+        self.spec.components.security_scheme(
+            "bearerAuth",
+            {
+                "type": "http",
+                "scheme": "bearer",
+                "bearerFormat": "JWT",
+                "description": "The access_token from POST /api/v1/tokens",
+            },
+        )
+

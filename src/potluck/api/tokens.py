@@ -1,0 +1,104 @@
+"""Tokens: log in (JSON or HTTP Basic), refresh with rotation, and revoke."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from flask.views import MethodView
+from flask_jwt_extended import current_user, decode_token
+from flask_smorest import abort
+from marshmallow import ValidationError
+
+from ..auth import authenticate, issue_tokens, revoke_current_token, revoke_token_claims
+from ..http import flatten_errors
+from ..models import User
+from ..persistence import commit
+from ..schemas.users import CredentialsSchema, RevokeSchema, TokenSchema
+from .base import Blueprint
+
+blp = Blueprint("tokens", __name__, description="Log in, refresh and log out")
+
+_WRONG_CREDENTIALS = "The login name or the password is wrong."
+
+
+def _credentials() -> tuple[str, str]:
+    basic = request.authorization
+    if basic is not None and basic.type == "basic":
+        return basic.username or "", basic.password or ""
+    body = request.get_json(silent=True)
+    if body is None:
+        abort(
+            400,
+            message="Send {email or username, password} as JSON, or use HTTP Basic auth.",
+        )
+    try:
+        data = CredentialsSchema().load(body)
+    except ValidationError as error:
+        abort(400, message="The credentials are incomplete.",
+              errors=flatten_errors(error.normalized_messages()))
+    return data.get("email") or data["username"], data["password"]
+
+
+@blp.route("/tokens")
+class Tokens(MethodView):
+    @blp.doc(
+        requestBody={
+            "required": False,
+            "content": {"application/json": {"schema": CredentialsSchema}},
+            "description": "Or send the credentials with HTTP Basic auth instead.",
+        },
+        security=[{}, {"basicAuth": []}],
+    )
+    @blp.response(200, TokenSchema)
+    @blp.alt_response(401, response="UNAUTHORIZED", success=False)
+    @blp.alt_response(403, response="FORBIDDEN", success=False)
+    def post(self) -> dict[str, Any]:
+        """Log in: get an access token and a refresh token"""
+        login, password = _credentials()
+        user = authenticate(login, password)
+        if user is None:
+            abort(401, message=_WRONG_CREDENTIALS,
+                  headers={"WWW-Authenticate": 'Basic realm="potluck", charset="UTF-8"'})
+        if not user.is_active:
+            abort(403, message="This account is disabled.")
+        tokens = issue_tokens(user)
+        commit()  # a password rehash may be pending
+        return tokens
+
+    @blp.auth_required()
+    @blp.arguments(RevokeSchema, required=False)
+    @blp.response(204)
+    def delete(self, data: dict[str, Any]) -> None:
+        """Log out: revoke the access token (and a refresh token, if given)"""
+        revoke_current_token()
+        refresh = data.get("refresh_token") if data else None
+        if refresh:
+            claims = _decoded(refresh)
+            if claims.get("type") != "refresh" or claims.get("sub") != str(current_user.id):
+                abort(400, message="refresh_token is not a refresh token of this account.",
+                      errors={"refresh_token": ["Not a refresh token of this account."]})
+            revoke_token_claims(claims)
+        commit()
+
+
+def _decoded(token: str) -> dict[str, Any]:
+    try:
+        claims: dict[str, Any] = decode_token(token, allow_expired=True)
+    except Exception:  # noqa: BLE001 - PyJWT raises many kinds; all mean "not ours"
+        abort(400, message="refresh_token is not a valid token.",
+              errors={"refresh_token": ["Not a valid token."]})
+    return claims
+
+
+@blp.route("/tokens/refresh")
+class TokenRefresh(MethodView):
+    @blp.auth_required(refresh=True)
+    @blp.response(200, TokenSchema)
+    def post(self) -> dict[str, Any]:
+        """Trade a refresh token for a new pair; the old refresh token stops working"""
+        user: User = current_user
+        revoke_current_token()
+        tokens = issue_tokens(user)
+        commit()
+        return tokens

@@ -1,0 +1,75 @@
+"""Accounts: registration, public profiles and the signed-in user's own profile."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import url_for
+from flask.views import MethodView
+from flask_jwt_extended import current_user
+from flask_smorest import abort
+from sqlalchemy import func, select
+
+from ..auth import hash_password
+from ..extensions import db
+from ..models import User
+from ..persistence import commit
+from ..schemas.users import PrivateUserSchema, ProfileUpdateSchema, UserCreateSchema, UserSchema
+from .base import Blueprint
+
+blp = Blueprint("users", __name__, description="Accounts and profiles")
+
+
+def find_user(username: str) -> User:
+    user = db.session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+    if user is None or not user.is_active:
+        abort(404, message=f"There is no user called {username!r}.")
+    return user
+
+
+@blp.route("/users")
+class Users(MethodView):
+    @blp.arguments(UserCreateSchema)
+    @blp.response(201, PrivateUserSchema, headers={"Location": {"schema": {"type": "string"}}})
+    @blp.alt_response(409, response="CONFLICT", success=False)
+    def post(self, data: dict[str, Any]) -> tuple[User, int, dict[str, str]]:
+        """Register an account"""
+        user = User(
+            username=data["username"],
+            email=data["email"],
+            display_name=data["display_name"],
+            password_hash=hash_password(data["password"]),
+        )
+        db.session.add(user)
+        commit()
+        return user, 201, {"Location": url_for(".UserItem", username=user.username)}
+
+
+@blp.route("/users/<string:username>")
+class UserItem(MethodView):
+    @blp.response(200, UserSchema)
+    @blp.alt_response(404, response="NOT_FOUND", success=False)
+    def get(self, username: str) -> User:
+        """A user's public profile"""
+        return find_user(username)
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @blp.auth_required()
+    @blp.response(200, PrivateUserSchema)
+    def get(self) -> User:
+        """The signed-in user, email included"""
+        user: User = current_user
+        return user
+
+    @blp.auth_required()
+    @blp.arguments(ProfileUpdateSchema)
+    @blp.response(200, PrivateUserSchema)
+    def patch(self, data: dict[str, Any]) -> User:
+        """Change the signed-in user's profile"""
+        user: User = current_user
+        for field, value in data.items():
+            setattr(user, field, value)
+        commit()
+        return user

@@ -1,0 +1,145 @@
+"""Passwords (argon2id) and JWT bearer tokens: issuing, loading the user, revocation,
+and 401 answers with `WWW-Authenticate` for every way a token can be wrong."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import Flask, Response, current_app
+from flask_jwt_extended import (
+    create_access_token,
+    create_refresh_token,
+    current_user,
+    get_jwt,
+    verify_jwt_in_request,
+)
+from sqlalchemy import select
+
+from .extensions import db, jwt
+from .http import problem
+from .models import RevokedToken, User
+
+
+def password_hasher() -> PasswordHasher:
+    config = current_app.config
+    return PasswordHasher(
+        time_cost=config["ARGON2_TIME_COST"],
+        memory_cost=config["ARGON2_MEMORY_COST"],
+        parallelism=config["ARGON2_PARALLELISM"],
+    )
+
+
+def hash_password(password: str) -> str:
+    return password_hasher().hash(password)
+
+
+def authenticate(login: str, password: str) -> User | None:
+    """The user with these credentials, or None; as slow for unknown users as for known ones."""
+    login = login.strip()
+    column = User.email if "@" in login else db.func.lower(User.username)
+    user = db.session.scalar(select(User).where(column == login.lower()))
+    hasher = password_hasher()
+    try:
+        hasher.verify(user.password_hash if user else _dummy_hash(hasher), password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None:
+        return None
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
+    return user
+
+
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    key = (hasher.time_cost, hasher.memory_cost, hasher.parallelism)
+    cache: dict[tuple[int, int, int], str] = current_app.extensions.setdefault(
+        "potluck_dummy_hash", {}
+    )
+    if key not in cache:
+        cache[key] = hasher.hash("not the password of anybody")
+    return cache[key]
+
+
+def issue_tokens(user: User) -> dict[str, Any]:
+    identity = str(user.id)
+    expires = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
+    return {
+        "access_token": create_access_token(identity=identity),
+        "refresh_token": create_refresh_token(identity=identity),
+        "token_type": "Bearer",
+        "expires_in": int(expires.total_seconds()),
+    }
+
+
+def revoke_token_claims(claims: dict[str, Any]) -> None:
+    if db.session.get(RevokedToken, claims["jti"]) is None:
+        expires_at = datetime.fromtimestamp(claims["exp"], UTC)
+        db.session.add(RevokedToken(jti=claims["jti"], expires_at=expires_at))
+
+
+def revoke_current_token() -> None:
+    revoke_token_claims(get_jwt())
+
+
+def current_user_or_none() -> User | None:
+    """The authenticated user of an optional-auth endpoint, if any."""
+    verify_jwt_in_request(optional=True)
+    user: User | None = current_user if get_jwt() else None
+    return user
+
+
+def _unauthorized(detail: str, error: str | None = "invalid_token") -> Response:
+    challenge = 'Bearer realm="potluck"'
+    if error:
+        challenge += f', error="{error}", error_description="{detail}"'
+    return problem(401, detail, headers={"WWW-Authenticate": challenge})
+
+
+def init_app(app: Flask) -> None:
+    @jwt.user_lookup_loader
+    def _load_user(header: dict[str, Any], claims: dict[str, Any]) -> User | None:
+        user = db.session.get(User, int(claims["sub"]))
+        return user if user is not None and user.is_active else None
+
+    @jwt.token_in_blocklist_loader
+    def _is_revoked(header: dict[str, Any], claims: dict[str, Any]) -> bool:
+        return db.session.get(RevokedToken, claims["jti"]) is not None
+
+    @jwt.unauthorized_loader
+    def _missing(reason: str) -> Response:
+        return _unauthorized(
+            "Log in first: send 'Authorization: Bearer <access_token>' "
+            "(get one from POST /api/v1/tokens).",
+            error=None,
+        )
+
+    @jwt.invalid_token_loader
+    def _invalid(reason: str) -> Response:
+        return _unauthorized("The token is malformed or its signature is wrong; log in again.")
+
+    @jwt.expired_token_loader
+    def _expired(header: dict[str, Any], claims: dict[str, Any]) -> Response:
+        return _unauthorized(
+            "The token has expired; refresh it with POST /api/v1/tokens/refresh or log in again."
+        )
+
+    @jwt.revoked_token_loader
+    def _revoked(header: dict[str, Any], claims: dict[str, Any]) -> Response:
+        return _unauthorized("The token has been revoked; log in again.")
+
+    @jwt.user_lookup_error_loader
+    def _gone(header: dict[str, Any], claims: dict[str, Any]) -> Response:
+        return _unauthorized("The account behind this token no longer exists or is disabled.")
+
+    @jwt.token_verification_failed_loader
+    def _failed(header: dict[str, Any], claims: dict[str, Any]) -> Response:
+        return _unauthorized("The token was refused; log in again.")
+
+    @jwt.needs_fresh_token_loader
+    def _stale(header: dict[str, Any], claims: dict[str, Any]) -> Response:
+        return _unauthorized("This action needs a fresh login: POST /api/v1/tokens again.")
+
+    del app  # loaders are registered on the JWTManager bound in create_app

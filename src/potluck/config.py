@@ -1,0 +1,122 @@
+"""Settings read from the environment (and an optional `.env` file).
+
+Three environments: `development` (what `make run` uses), `testing` and `production`.
+Outside development a missing, short or well-known secret stops the app from starting.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+ENVIRONMENTS = ("development", "testing", "production")
+KNOWN_WEAK_SECRETS = frozenset(
+    {"", "secret", "changeme", "change-me", "dev", "development", "super-secret-key", "potluck"}
+)
+MIN_SECRET_LENGTH = 32
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ConfigurationError(RuntimeError):
+    """The environment does not describe a deployment the app can safely run."""
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _development_secret(instance_path: Path) -> str:
+    # A random key kept under instance/ so development sessions survive restarts.
+    key_file = instance_path / "secret-key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    key_file.touch(mode=0o600)
+    key_file.write_text(key)
+    return key
+
+
+def _checked_secret(name: str, value: str | None, environment: str) -> str:
+    if value is None or value in KNOWN_WEAK_SECRETS or len(value) < MIN_SECRET_LENGTH:
+        raise ConfigurationError(
+            f"{name} must be set to a random string of at least {MIN_SECRET_LENGTH} characters "
+            f"when POTLUCK_ENV={environment}; generate one with: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+    return value
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, instance_path: Path | None = None
+) -> dict[str, Any]:
+    """Build the Flask config mapping from environment variables."""
+    env = dict(os.environ if environ is None else environ)
+    environment = env.get("POTLUCK_ENV", "production").strip().lower()
+    if environment not in ENVIRONMENTS:
+        raise ConfigurationError(
+            f"POTLUCK_ENV={environment!r} is not one of {', '.join(ENVIRONMENTS)}"
+        )
+    instance = Path(env.get("POTLUCK_INSTANCE_PATH") or instance_path or PROJECT_ROOT / "instance")
+
+    if environment == "production":
+        secret_key = _checked_secret("SECRET_KEY", env.get("SECRET_KEY"), environment)
+        jwt_secret = _checked_secret(
+            "JWT_SECRET_KEY", env.get("JWT_SECRET_KEY", secret_key), environment
+        )
+    else:
+        secret_key = env.get("SECRET_KEY") or _development_secret(instance)
+        jwt_secret = env.get("JWT_SECRET_KEY") or secret_key
+
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'potluck.db'}"
+    if database_url.startswith(("postgres://", "postgresql://")):
+        # Hosting platforms hand out libpq URLs; SQLAlchemy needs the driver named.
+        database_url = "postgresql+psycopg://" + database_url.split("://", 1)[1]
+
+    return {
+        "POTLUCK_ENV": environment,
+        "INSTANCE_PATH": str(instance),
+        "TESTING": environment == "testing",
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "MIGRATIONS_DIR": env.get("MIGRATIONS_DIR", str(PROJECT_ROOT / "migrations")),
+        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+        "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)),
+        # Passwords: argon2id; tests lower the cost so the suite stays fast.
+        "ARGON2_TIME_COST": int(env.get("ARGON2_TIME_COST", 1 if environment == "testing" else 3)),
+        "ARGON2_MEMORY_COST": int(
+            env.get("ARGON2_MEMORY_COST", 1024 if environment == "testing" else 65536)
+        ),
+        "ARGON2_PARALLELISM": int(env.get("ARGON2_PARALLELISM", 1 if environment == "testing" else 4)),
+        # Tokens
+        "JWT_SECRET_KEY": jwt_secret,
+        "JWT_ALGORITHM": "HS256",
+        "JWT_DECODE_ALGORITHMS": ["HS256"],
+        "JWT_TOKEN_LOCATION": ["headers"],
+        "JWT_ACCESS_TOKEN_EXPIRES": timedelta(
+            seconds=int(env.get("JWT_ACCESS_TOKEN_SECONDS", 15 * 60))
+        ),
+        "JWT_REFRESH_TOKEN_EXPIRES": timedelta(
+            seconds=int(env.get("JWT_REFRESH_TOKEN_SECONDS", 30 * 24 * 3600))
+        ),
+        "JWT_ERROR_MESSAGE_KEY": "detail",
+        # OpenAPI
+        "API_TITLE": "Potluck API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        # Swagger UI is served from the installed swagger-ui-bundle: no CDN, works offline.
+        "OPENAPI_SWAGGER_UI_URL": "/api/v1/docs/assets/",
+        "SEED_DEMO_DATA": _flag(env.get("SEED_DEMO_DATA"), environment == "development"),
+        "PORT": int(env.get("PORT", 8000)),
+        "WEB_WORKERS": int(env.get("WEB_WORKERS", os.cpu_count() or 1)),
+    }

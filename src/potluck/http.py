@@ -1,0 +1,176 @@
+"""HTTP plumbing shared by every resource: JSON encoding and RFC 9457 problem responses."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from flask import Flask, Response, render_template_string, request
+from flask.json.provider import JSONProvider
+from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.http import HTTP_STATUS_CODES
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z
+
+# Werkzeug's default descriptions address people at a browser; API clients get these.
+_DETAILS = {
+    404: "No resource lives at this URL. The API index is at /api/v1/openapi.json.",
+    405: "This URL does not accept that method; the Allow header lists the ones it does.",
+    413: "The request body is larger than this server accepts.",
+    500: "The server hit an unexpected error. It has been logged; please try again later.",
+}
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def dumps_json(value: Any) -> bytes:
+    return orjson.dumps(value, default=_default, option=_ORJSON_OPTIONS)
+
+
+class OrjsonProvider(JSONProvider):
+    """Flask's JSON provider backed by orjson (faster and stricter than the stdlib)."""
+
+    mimetype = "application/json"
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        return dumps_json(obj).decode()
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return orjson.loads(s)
+
+    def response(self, *args: Any, **kwargs: Any) -> Response:
+        obj = self._prepare_response_obj(args, kwargs)
+        return self._app.response_class(dumps_json(obj), mimetype=self.mimetype)
+
+
+def flatten_errors(messages: Mapping[str, Any], prefix: str = "") -> dict[str, list[str]]:
+    """Turn marshmallow's nested messages into `{"field.sub": ["message", ...]}`."""
+    flat: dict[str, list[str]] = {}
+    for key, value in messages.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, Mapping):
+            flat.update(flatten_errors(value, name))
+        elif isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            flat[name] = list(value)
+        else:
+            flat[name] = [str(value)]
+    return flat
+
+
+def problem(
+    status: int,
+    detail: str | None = None,
+    *,
+    title: str | None = None,
+    type_: str = "about:blank",
+    errors: Mapping[str, list[str]] | None = None,
+    headers: Mapping[str, str] | None = None,
+    **extensions: Any,
+) -> Response:
+    """An `application/problem+json` response (RFC 9457)."""
+    body: dict[str, Any] = {
+        "type": type_,
+        "title": title or HTTP_STATUS_CODES.get(status, "Error"),
+        "status": status,
+        "detail": detail or _DETAILS.get(status) or HTTP_STATUS_CODES.get(status, "Error"),
+    }
+    if errors:
+        body["errors"] = dict(errors)
+    body.update(extensions)
+    response = Response(dumps_json(body), status=status, mimetype=PROBLEM_JSON)
+    response.headers["Cache-Control"] = "no-store"
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _validation_errors(data: Mapping[str, Any]) -> dict[str, list[str]] | None:
+    if "errors" in data:
+        return flatten_errors(data["errors"])
+    messages = data.get("messages")
+    if not isinstance(messages, Mapping):
+        return None
+    # webargs keys messages by location ("json", "query"); the field names are what matter.
+    flat: dict[str, list[str]] = {}
+    for location_messages in messages.values():
+        if isinstance(location_messages, Mapping):
+            flat.update(flatten_errors(location_messages))
+    return flat
+
+
+def _wants_html() -> bool:
+    if request.path.startswith("/api/"):
+        return False
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "text/html" and request.accept_mimetypes[best] > request.accept_mimetypes[
+        "application/json"
+    ]
+
+
+_ERROR_PAGE = """<!doctype html><html lang="en"><meta charset="utf-8">
+<title>{{ status }} {{ title }} · Potluck</title>
+<main style="font-family:system-ui;max-width:40rem;margin:4rem auto">
+<h1>{{ title }}</h1><p>{{ detail }}</p><p><a href="/">Back to Potluck</a></p></main></html>"""
+
+
+def handle_http_exception(error: HTTPException) -> Response:
+    """The one error handler: problem+json for the API, an HTML page for browsers."""
+    status = error.code or 500
+    if status >= 500:
+        original = getattr(error, "original_exception", None)
+        if original is not None:
+            log.error("unhandled exception", exc_info=original)
+        if isinstance(error, InternalServerError):
+            error = InternalServerError()  # never echo internals
+    data: Mapping[str, Any] = getattr(error, "data", None) or {}
+    headers = {
+        name: value
+        for name, value in error.get_headers()
+        if name.lower() not in {"content-type", "content-length"}
+    }
+    headers.update(data.get("headers") or {})
+    detail = data.get("message") or (
+        error.description if status not in _DETAILS and error.description else None
+    )
+    if "messages" in data and not data.get("message"):
+        detail = "The request is invalid; see errors for each field."
+    if _wants_html():
+        html = render_template_string(
+            _ERROR_PAGE,
+            status=status,
+            title=HTTP_STATUS_CODES.get(status, "Error"),
+            detail=detail or _DETAILS.get(status, ""),
+        )
+        response = Response(html, status=status, mimetype="text/html")
+        response.headers.update(headers)
+        return response
+    extra = {k: v for k, v in data.items() if k in {"type", "title"}}
+    return problem(
+        status,
+        detail,
+        errors=_validation_errors(data),
+        headers=headers,
+        type_=extra.get("type", "about:blank"),
+        title=extra.get("title"),
+    )
+
+
+def init_app(app: Flask) -> None:
+    app.json = OrjsonProvider(app)
+    app.register_error_handler(HTTPException, handle_http_exception)
+
+
+__all__ = ["PROBLEM_JSON", "date", "datetime", "dumps_json", "init_app", "problem"]

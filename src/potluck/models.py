@@ -1,0 +1,151 @@
+"""Database models: users, recipes and their tags."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    func,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC timestamps on every database (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where UTC is required")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+recipe_tags = Table(
+    "recipe_tags",
+    db.metadata,
+    Column("recipe_id", ForeignKey("recipes.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_recipe_tags_tag_id_recipe_id", "tag_id", "recipe_id"),
+)
+
+
+class User(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(30))
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(80), default="")
+    bio: Mapped[str] = mapped_column(String(500), default="")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    recipes: Mapped[list[Recipe]] = relationship(
+        back_populates="author", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    @property
+    def avatar_url(self) -> str | None:
+        return None
+
+
+# Case-insensitive uniqueness lives in the database, not in a racy validator.
+Index("uq_users_username_lower", func.lower(User.username), unique=True)
+
+
+class Tag(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(30), unique=True)
+
+
+class Recipe(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "recipes"
+    __table_args__ = (
+        CheckConstraint("num_of_servings BETWEEN 1 AND 50", name="servings_range"),
+        CheckConstraint("cook_time IS NULL OR cook_time BETWEEN 1 AND 1440", name="cook_time_range"),
+        CheckConstraint("prep_time IS NULL OR prep_time BETWEEN 1 AND 1440", name="prep_time_range"),
+        # One index per public sort, led by is_publish so the public list never scans drafts.
+        Index("ix_recipes_public_created", "is_publish", "created_at", "id"),
+        Index("ix_recipes_public_updated", "is_publish", "updated_at", "id"),
+        Index("ix_recipes_public_name", "is_publish", "name", "id"),
+        Index("ix_recipes_public_cook_time", "is_publish", "cook_time", "id"),
+        Index("ix_recipes_public_servings", "is_publish", "num_of_servings", "id"),
+        Index("ix_recipes_author_created", "author_id", "created_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    num_of_servings: Mapped[int] = mapped_column(Integer, default=1)
+    cook_time: Mapped[int | None] = mapped_column(Integer)
+    prep_time: Mapped[int | None] = mapped_column(Integer)
+    ingredients: Mapped[list[str]] = mapped_column(JSON, default=list)
+    directions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    source_url: Mapped[str | None] = mapped_column(String(2048))
+    is_publish: Mapped[bool] = mapped_column(Boolean, default=False)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    author: Mapped[User] = relationship(back_populates="recipes")
+    tag_objects: Mapped[list[Tag]] = relationship(
+        secondary=recipe_tags, order_by=Tag.name, lazy="selectin"
+    )
+
+    # The version column makes every UPDATE check-and-write atomically (optimistic locking).
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def tags(self) -> list[str]:
+        return [tag.name for tag in self.tag_objects]
+
+    @property
+    def cover_url(self) -> str | None:
+        return None
+
+    def visible_to(self, user: User | None) -> bool:
+        return self.is_publish or (user is not None and user.id == self.author_id)
+
+
+class RevokedToken(db.Model):  # type: ignore[name-defined,misc]
+    """A JWT that was logged out or rotated; rows can go once the token has expired."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(36), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -1,0 +1,72 @@
+"""Recipe rules shared by the API and the web pages: who sees and changes what, and how
+a validated document is written onto a recipe."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from flask_smorest import abort
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from .extensions import db
+from .models import Recipe, Tag, User, utcnow
+
+# A PUT resets what the client left out to these.
+RECIPE_DEFAULTS: dict[str, Any] = {
+    "description": "",
+    "num_of_servings": 1,
+    "cook_time": None,
+    "prep_time": None,
+    "ingredients": [],
+    "directions": [],
+    "tags": [],
+    "source_url": None,
+}
+
+
+def tags_named(names: Iterable[str]) -> list[Tag]:
+    """The tags with these names, created if new; safe when two requests create one at once."""
+    wanted = sorted(set(names))
+    if not wanted:
+        return []
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    db.session.execute(
+        insert(Tag).values([{"name": name} for name in wanted]).on_conflict_do_nothing()
+    )
+    return list(db.session.scalars(select(Tag).where(Tag.name.in_(wanted)).order_by(Tag.name)))
+
+
+def readable_recipe(recipe_id: int, viewer: User | None) -> Recipe:
+    """The recipe, or 404 when it does not exist or is someone else's draft (no hint which)."""
+    recipe = db.session.get(Recipe, recipe_id)
+    if recipe is None or not recipe.visible_to(viewer):
+        abort(404, message=f"There is no recipe {recipe_id}.")
+    return recipe
+
+
+def writable_recipe(recipe_id: int, user: User) -> Recipe:
+    recipe = readable_recipe(recipe_id, user)
+    if recipe.author_id != user.id:
+        abort(403, message="Only the author of a recipe can change it.")
+    return recipe
+
+
+def write_fields(recipe: Recipe, data: dict[str, Any]) -> None:
+    """Apply validated fields; the row is always touched so its version moves on."""
+    for field, value in data.items():
+        if field == "tags":
+            recipe.tag_objects = tags_named(value)
+        else:
+            setattr(recipe, field, value)
+    recipe.updated_at = utcnow()
+
+
+def set_published(recipe: Recipe, published: bool) -> None:
+    if recipe.is_publish != published:
+        recipe.is_publish = published
+        recipe.published_at = utcnow() if published else None
+        recipe.updated_at = utcnow()

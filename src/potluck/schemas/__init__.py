@@ -1,0 +1,1 @@
+"""Marshmallow schemas: one per direction (create, update, output) for each resource."""

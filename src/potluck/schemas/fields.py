@@ -1,0 +1,121 @@
+"""Field types shared by the schemas: strict numbers, clean text, line lists and tags."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import ValidationError, fields
+
+# NUL and other control characters are never content; PostgreSQL cannot even store NUL.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_TAG = re.compile(r"^[\w][\w '&+-]*$")
+
+MAX_LINES = 100
+MAX_LINE_LENGTH = 500
+MAX_TAGS = 20
+MAX_TAG_LENGTH = 30
+
+
+def clean_text(value: str, *, multiline: bool = False) -> str:
+    text = unicodedata.normalize("NFC", value).strip()
+    if _CONTROL.search(text) or (not multiline and ("\n" in text or "\t" in text)):
+        raise ValidationError("Must not contain control characters.")
+    return text
+
+
+class Text(fields.String):
+    """A string, NFC-normalized and stripped, with control characters refused."""
+
+    def __init__(self, *, multiline: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.multiline = multiline
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
+                     **kwargs: Any) -> str:
+        return clean_text(super()._deserialize(value, attr, data, **kwargs),
+                          multiline=self.multiline)
+
+
+class StrictInteger(fields.Integer):
+    """A JSON integer: refuses strings, floats and booleans (`true` is not 1)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strict=True, **kwargs)
+
+    def _validated(self, value: Any) -> int:
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
+class Lines(fields.Field):  # type: ignore[type-arg]
+    """A list of lines; a newline-separated string is accepted too. Blank lines are dropped."""
+
+    default_error_messages = {  # noqa: RUF012 - marshmallow's own convention
+        "invalid": "Must be a list of strings or a newline-separated string.",
+        "too_many": f"At most {MAX_LINES} lines.",
+        "too_long": f"Each line must be at most {MAX_LINE_LENGTH} characters.",
+    }
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return list(value or [])
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
+                     **kwargs: Any) -> list[str]:
+        if isinstance(value, str):
+            value = value.splitlines()
+        if not isinstance(value, list) or not all(isinstance(line, str) for line in value):
+            raise self.make_error("invalid")
+        lines = [clean_text(line) for line in value]
+        lines = [line for line in lines if line]
+        if len(lines) > MAX_LINES:
+            raise self.make_error("too_many")
+        if any(len(line) > MAX_LINE_LENGTH for line in lines):
+            raise self.make_error("too_long")
+        return lines
+
+
+class Tags(fields.Field):  # type: ignore[type-arg]
+    """Tag names: lowercased, stripped, de-duplicated, order kept."""
+
+    default_error_messages = {  # noqa: RUF012 - marshmallow's own convention
+        "invalid": "Must be a list of tag names.",
+        "too_many": f"At most {MAX_TAGS} tags.",
+        "bad_tag": (
+            f"Each tag is 1-{MAX_TAG_LENGTH} characters: letters, digits, spaces, "
+            "and - + & ' inside."
+        ),
+    }
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return list(value or [])
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
+                     **kwargs: Any) -> list[str]:
+        if isinstance(value, str):
+            value = value.split(",")
+        if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
+            raise self.make_error("invalid")
+        tags: list[str] = []
+        for raw in value:
+            tag = " ".join(clean_text(raw).lower().split())
+            if not tag:
+                continue
+            if len(tag) > MAX_TAG_LENGTH or not _TAG.match(tag):
+                raise self.make_error("bad_tag")
+            if tag not in tags:
+                tags.append(tag)
+        if len(tags) > MAX_TAGS:
+            raise self.make_error("too_many")
+        return tags
+
+
+class StrictSchema(ma.Schema):
+    """Unknown fields are an error, so a client can never set `id` or `author_id`."""
+
+    class Meta:
+        unknown = ma.RAISE

@@ -1,0 +1,88 @@
+"""Generated users and published recipes: demo data for newcomers and large benchmark sets."""
+
+from __future__ import annotations
+
+import random
+import secrets
+from collections.abc import Iterator
+from datetime import timedelta
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import func, insert, select
+
+from .auth import hash_password
+from .demo_content import recipe_content, usernames
+from .extensions import db
+from .models import Recipe, User, recipe_tags, utcnow
+from .recipes import tags_named
+
+DEMO_USERNAME = "demo"
+DEMO_PASSWORD = "potluck-demo"  # noqa: S105 - development demo data only, printed to the user
+BATCH = 5_000
+
+
+def _batches(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    while batch := list(islice(rows, size)):
+        yield batch
+
+
+def _add_users(rng: random.Random, count: int, demo: bool) -> list[int]:
+    taken = set(db.session.scalars(select(func.lower(User.username))))
+    names = [name for name in usernames(rng, count + len(taken)) if name not in taken][:count]
+    if demo:
+        names = [DEMO_USERNAME, *names[: count - 1]]
+    # Generated accounts share one hash: of the demo password, or of a secret nobody keeps.
+    password_hash = hash_password(DEMO_PASSWORD if demo else secrets.token_urlsafe(32))
+    now = utcnow()
+    rows = [
+        {"username": name, "email": f"{name}@example.com", "password_hash": password_hash,
+         "display_name": name.replace(".", " ").replace("_", " ").title(), "bio": "",
+         "is_active": True, "created_at": now, "updated_at": now}
+        for name in names
+    ]
+    result = db.session.execute(
+        insert(User).returning(User.id, sort_by_parameter_order=True), rows
+    )
+    return list(result.scalars())
+
+
+def seed_database(
+    *, users: int, recipes: int, random_seed: int = 1, demo: bool = False
+) -> tuple[int, int]:
+    """Add `users` users and `recipes` published recipes; returns what was added."""
+    rng = random.Random(random_seed)
+    author_ids = _add_users(rng, users, demo)
+    now = utcnow()
+    tag_ids: dict[str, int] = {}
+    contents: dict[int, list[str]] = {}
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for index in range(recipes):
+            content = dict(recipe_content(rng))
+            created = now - timedelta(seconds=rng.randrange(2 * 365 * 86400))
+            contents[index] = content.pop("tags")
+            yield {**content, "author_id": rng.choice(author_ids), "source_url": None,
+                   "is_publish": True, "published_at": created, "version": 1,
+                   "created_at": created, "updated_at": created}
+
+    added = 0
+    for batch in _batches(rows(), BATCH):
+        ids = db.session.execute(
+            insert(Recipe).returning(Recipe.id, sort_by_parameter_order=True), batch
+        ).scalars().all()
+        batch_tags = {index: contents.pop(index) for index in range(added, added + len(batch))}
+        new_names = {name for names in batch_tags.values() for name in names} - tag_ids.keys()
+        tag_ids.update({tag.name: tag.id for tag in tags_named(new_names)})
+        links = [
+            {"recipe_id": recipe_id, "tag_id": tag_ids[name]}
+            for recipe_id, names in zip(ids, batch_tags.values(), strict=True)
+            for name in names
+        ]
+        if links:
+            db.session.execute(insert(recipe_tags), links)
+        added += len(batch)
+    db.session.commit()
+    return len(author_ids), added
+
+

@@ -1,0 +1,184 @@
+"""Fixtures: a fresh database per test (SQLite by default, PostgreSQL when
+TEST_DATABASE_URL is set by scripts/with-postgres.sh), an app, a client and users."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import event, text
+
+from potluck import create_app
+from potluck.extensions import db as _db
+
+TEST_SECRET = "test-secret-" + "x" * 40
+PASSWORD = "correct horse battery staple"
+
+
+def pytest_report_header() -> str:
+    return f"database: {'PostgreSQL' if os.environ.get('TEST_DATABASE_URL') else 'SQLite'}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return os.environ.get("TEST_DATABASE_URL") or (
+        f"sqlite:///{tmp_path_factory.mktemp('db') / 'potluck.db'}"
+    )
+
+
+def test_environ(database_url: str, instance: Path) -> dict[str, str]:
+    return {
+        "POTLUCK_ENV": "testing",
+        "SECRET_KEY": TEST_SECRET,
+        "DATABASE_URL": database_url,
+        "POTLUCK_INSTANCE_PATH": str(instance),
+    }
+
+
+@pytest.fixture(scope="session")
+def _schema(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Build the schema once per session with the real migrations."""
+    app = create_app(environ=test_environ(database_url, tmp_path_factory.mktemp("instance")))
+    with app.app_context():
+        with _db.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        upgrade()
+        _db.engine.dispose()
+
+
+def _empty_tables() -> None:
+    tables = [table.name for table in reversed(_db.metadata.sorted_tables)]
+    with _db.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def app(_schema: None, database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    app = create_app(environ=test_environ(database_url, tmp_path / "instance"))
+    with app.app_context():
+        _empty_tables()
+    yield app
+    with app.app_context():
+        _db.session.remove()
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def db(app: Flask) -> Iterator[Any]:
+    with app.app_context():
+        yield _db
+
+
+@pytest.fixture
+def register(client: FlaskClient) -> Callable[..., dict[str, Any]]:
+    """Register an account through the API; returns its JSON."""
+
+    def register(username: str = "alice", email: str | None = None, **extra: Any) -> dict[str, Any]:
+        body = {"username": username, "email": email or f"{username}@example.com",
+                "password": PASSWORD, **extra}
+        response = client.post("/api/v1/users", json=body)
+        assert response.status_code == 201, response.json
+        data: dict[str, Any] = response.json
+        return data
+
+    return register
+
+
+@pytest.fixture
+def login(client: FlaskClient) -> Callable[[str], dict[str, str]]:
+    """Log in through the API; returns the Authorization header."""
+
+    def login(username: str) -> dict[str, str]:
+        response = client.post("/api/v1/tokens", json={"username": username, "password": PASSWORD})
+        assert response.status_code == 200, response.json
+        return {"Authorization": f"Bearer {response.json['access_token']}"}
+
+    return login
+
+
+@pytest.fixture
+def user(register: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    return register("alice")
+
+
+@pytest.fixture
+def auth_headers(user: dict[str, Any], login: Callable[[str], dict[str, str]]) -> dict[str, str]:
+    return login(user["username"])
+
+
+@pytest.fixture
+def other_headers(
+    register: Callable[..., dict[str, Any]], login: Callable[[str], dict[str, str]]
+) -> dict[str, str]:
+    register("bob")
+    return login("bob")
+
+
+RECIPE = {
+    "name": "Tomato Soup",
+    "description": "A quick weeknight soup.",
+    "num_of_servings": 4,
+    "cook_time": 30,
+    "prep_time": 10,
+    "ingredients": ["1 kg tomatoes", "1 onion", "2 cloves garlic"],
+    "directions": ["Chop everything.", "Simmer for 25 minutes.", "Blend."],
+    "tags": ["soup", "vegetarian"],
+}
+
+
+@pytest.fixture
+def make_recipe(client: FlaskClient) -> Callable[..., dict[str, Any]]:
+    """Create a recipe through the API (published unless asked not to); returns its JSON."""
+
+    def make_recipe(headers: dict[str, str], publish: bool = True, **fields: Any) -> dict[str, Any]:
+        response = client.post("/api/v1/recipes", json={**RECIPE, **fields}, headers=headers)
+        assert response.status_code == 201, response.json
+        recipe: dict[str, Any] = response.json
+        if publish:
+            published = client.put(f"/api/v1/recipes/{recipe['id']}/publish", headers=headers)
+            assert published.status_code == 204
+            recipe["is_publish"] = True
+        return recipe
+
+    return make_recipe
+
+
+@pytest.fixture
+def count_queries(app: Flask) -> Callable[[], contextlib.AbstractContextManager[list[str]]]:
+    """`with count_queries() as statements:` records the SQL a block sends."""
+
+    @contextlib.contextmanager
+    def counting() -> Iterator[list[str]]:
+        statements: list[str] = []
+
+        def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            statements.append(statement)
+
+        with app.app_context():
+            engine = _db.engine
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            yield statements
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+
+    return counting
+
+
