@@ -61,7 +61,7 @@ def _empty_tables() -> None:
             connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
             for table in tables:
-                connection.execute(text(f"DELETE FROM {table}"))
+                connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - our table names
 
 
 @pytest.fixture
@@ -91,8 +91,12 @@ def register(client: FlaskClient) -> Callable[..., dict[str, Any]]:
     """Register an account through the API; returns its JSON."""
 
     def register(username: str = "alice", email: str | None = None, **extra: Any) -> dict[str, Any]:
-        body = {"username": username, "email": email or f"{username}@example.com",
-                "password": PASSWORD, **extra}
+        body = {
+            "username": username,
+            "email": email or f"{username}@example.com",
+            "password": PASSWORD,
+            **extra,
+        }
         response = client.post("/api/v1/users", json=body)
         assert response.status_code == 201, response.json
         data: dict[str, Any] = response.json
@@ -180,5 +184,3 @@ def count_queries(app: Flask) -> Callable[[], contextlib.AbstractContextManager[
             event.remove(engine, "before_cursor_execute", record)
 
     return counting
-
-

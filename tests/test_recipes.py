@@ -57,7 +57,9 @@ def test_recipe_life_cycle(client: FlaskClient, auth_headers: dict[str, str]) ->
 
 
 def test_drafts_are_invisible_to_others(
-    client: FlaskClient, auth_headers: dict[str, str], other_headers: dict[str, str],
+    client: FlaskClient,
+    auth_headers: dict[str, str],
+    other_headers: dict[str, str],
     make_recipe: Any,
 ) -> None:
     draft = make_recipe(auth_headers, publish=False)
@@ -65,9 +67,9 @@ def test_drafts_are_invisible_to_others(
     hidden = client.get(f"/api/v1/recipes/{draft['id']}", headers=other_headers)
     assert hidden.status_code == missing.status_code == 404
     # The same answer as for a recipe that does not exist, but for the id.
-    assert hidden.json["detail"].replace(str(draft["id"]), "N") == missing.json[
-        "detail"
-    ].replace("999999", "N")
+    assert hidden.json["detail"].replace(str(draft["id"]), "N") == missing.json["detail"].replace(
+        "999999", "N"
+    )
     for method in ("put", "patch", "delete"):
         response = getattr(client, method)(
             f"/api/v1/recipes/{draft['id']}", json={"name": "x"}, headers=other_headers
@@ -86,8 +88,13 @@ def test_drafts_are_invisible_to_others(
     ],
 )
 def test_only_the_author_changes_a_recipe(
-    client: FlaskClient, auth_headers: dict[str, str], other_headers: dict[str, str],
-    make_recipe: Any, method: str, path: str, body: dict[str, str] | None,
+    client: FlaskClient,
+    auth_headers: dict[str, str],
+    other_headers: dict[str, str],
+    make_recipe: Any,
+    method: str,
+    path: str,
+    body: dict[str, str] | None,
 ) -> None:
     recipe = make_recipe(auth_headers)
     url = f"/api/v1/recipes/{recipe['id']}"
@@ -161,8 +168,10 @@ def test_invalid_fields_are_400_and_change_nothing(
     assert response.content_type == PROBLEM
     assert response.json["status"] == 400
     assert field in response.json["errors"]
-    assert client.get("/api/v1/users/alice/recipes?visibility=all",
-                      headers=auth_headers).json["total"] == 0
+    assert (
+        client.get("/api/v1/users/alice/recipes?visibility=all", headers=auth_headers).json["total"]
+        == 0
+    )
 
 
 @pytest.mark.parametrize(
@@ -177,7 +186,10 @@ def test_invalid_fields_are_400_and_change_nothing(
     ],
 )
 def test_malformed_bodies(
-    client: FlaskClient, auth_headers: dict[str, str], body: bytes, content_type: str,
+    client: FlaskClient,
+    auth_headers: dict[str, str],
+    body: bytes,
+    content_type: str,
     status: int,
 ) -> None:
     response = client.post(

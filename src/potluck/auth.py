@@ -40,7 +40,7 @@ def authenticate(login: str, password: str) -> User | None:
     """The user with these credentials, or None; as slow for unknown users as for known ones."""
     login = login.strip()
     column = User.email if "@" in login else db.func.lower(User.username)
-    user = db.session.scalar(select(User).where(column == login.lower()))
+    user: User | None = db.session.scalar(select(User).where(column == login.lower()))
     hasher = password_hasher()
     try:
         hasher.verify(user.password_hash if user else _dummy_hash(hasher), password)
@@ -101,7 +101,7 @@ def _unauthorized(detail: str, error: str | None = "invalid_token") -> Response:
 def init_app(app: Flask) -> None:
     @jwt.user_lookup_loader
     def _load_user(header: dict[str, Any], claims: dict[str, Any]) -> User | None:
-        user = db.session.get(User, int(claims["sub"]))
+        user: User | None = db.session.get(User, int(claims["sub"]))
         return user if user is not None and user.is_active else None
 
     @jwt.token_in_blocklist_loader

@@ -49,9 +49,23 @@ def serve(port: int | None, host: str, workers: int | None) -> None:
     os.execv(  # noqa: S606 - replaces this process with the server, arguments are ours
         granian,
         [
-            "granian", "--interface", "wsgi", "--host", host, "--port", str(port),
-            "--workers", str(workers), "--blocking-threads", "1", "--no-ws",
-            "--log-level", "info", "--access-log", "--factory", "potluck:create_app",
+            "granian",
+            "--interface",
+            "wsgi",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--blocking-threads",
+            "1",
+            "--no-ws",
+            "--log-level",
+            "info",
+            "--access-log",
+            "--factory",
+            "potluck:create_app",
         ],
     )
 
@@ -102,7 +116,7 @@ def create_user(username: str, email: str, password: str) -> None:
     )
     try:
         commit()
-    except Exception as error:  # noqa: BLE001 - a 409 from commit() carries the message
+    except Exception as error:
         data = getattr(error, "data", {}) or {}
         raise click.ClickException(data.get("message", str(error))) from None
     click.echo(f"Created user {username}.")

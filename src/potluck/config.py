@@ -94,7 +94,9 @@ def load_settings(
         "ARGON2_MEMORY_COST": int(
             env.get("ARGON2_MEMORY_COST", 1024 if environment == "testing" else 65536)
         ),
-        "ARGON2_PARALLELISM": int(env.get("ARGON2_PARALLELISM", 1 if environment == "testing" else 4)),
+        "ARGON2_PARALLELISM": int(
+            env.get("ARGON2_PARALLELISM", 1 if environment == "testing" else 4)
+        ),
         # Tokens
         "JWT_SECRET_KEY": jwt_secret,
         "JWT_ALGORITHM": "HS256",

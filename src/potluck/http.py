@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
+import flask_smorest
 import orjson
 from flask import Flask, Response, render_template_string, request
 from flask.json.provider import JSONProvider
@@ -53,7 +53,13 @@ class OrjsonProvider(JSONProvider):
 
     def response(self, *args: Any, **kwargs: Any) -> Response:
         obj = self._prepare_response_obj(args, kwargs)
-        return self._app.response_class(dumps_json(obj), mimetype=self.mimetype)
+        return Response(dumps_json(obj), mimetype=self.mimetype)
+
+
+def abort(status: int, message: str, **kwargs: Any) -> NoReturn:
+    """Stop the request with an error answered as problem+json (typed flask_smorest.abort)."""
+    flask_smorest.abort(status, message=message, **kwargs)
+    raise AssertionError("abort returned")  # pragma: no cover
 
 
 def flatten_errors(messages: Mapping[str, Any], prefix: str = "") -> dict[str, list[str]]:
@@ -115,9 +121,10 @@ def _wants_html() -> bool:
     if request.path.startswith("/api/"):
         return False
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
-    return best == "text/html" and request.accept_mimetypes[best] > request.accept_mimetypes[
-        "application/json"
-    ]
+    return (
+        best == "text/html"
+        and request.accept_mimetypes[best] > request.accept_mimetypes["application/json"]
+    )
 
 
 _ERROR_PAGE = """<!doctype html><html lang="en"><meta charset="utf-8">
@@ -171,6 +178,3 @@ def handle_http_exception(error: HTTPException) -> Response:
 def init_app(app: Flask) -> None:
     app.json = OrjsonProvider(app)
     app.register_error_handler(HTTPException, handle_http_exception)
-
-
-__all__ = ["PROBLEM_JSON", "date", "datetime", "dumps_json", "init_app", "problem"]

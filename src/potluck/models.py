@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -44,7 +44,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -95,8 +95,12 @@ class Recipe(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "recipes"
     __table_args__ = (
         CheckConstraint("num_of_servings BETWEEN 1 AND 50", name="servings_range"),
-        CheckConstraint("cook_time IS NULL OR cook_time BETWEEN 1 AND 1440", name="cook_time_range"),
-        CheckConstraint("prep_time IS NULL OR prep_time BETWEEN 1 AND 1440", name="prep_time_range"),
+        CheckConstraint(
+            "cook_time IS NULL OR cook_time BETWEEN 1 AND 1440", name="cook_time_range"
+        ),
+        CheckConstraint(
+            "prep_time IS NULL OR prep_time BETWEEN 1 AND 1440", name="prep_time_range"
+        ),
         # One index per public sort, led by is_publish so the public list never scans drafts.
         Index("ix_recipes_public_created", "is_publish", "created_at", "id"),
         Index("ix_recipes_public_updated", "is_publish", "updated_at", "id"),
@@ -128,7 +132,7 @@ class Recipe(db.Model):  # type: ignore[name-defined,misc]
     )
 
     # The version column makes every UPDATE check-and-write atomically (optimistic locking).
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
 
     @property
     def tags(self) -> list[str]:

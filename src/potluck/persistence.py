@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask_smorest import abort
 from sqlalchemy.exc import IntegrityError
 
 from .extensions import db
+from .http import abort
 
 _EMAIL_TAKEN = (409, "email", "An account with this email already exists.")
 _TOKEN_USED = (401, None, "This token has already been used; log in again.")
@@ -30,5 +30,5 @@ def commit() -> None:
         for constraint, (status, field, message) in _CONFLICTS.items():
             if constraint in text:
                 errors = {field: [message]} if field else None
-                abort(status, message=message, errors=errors)
+                abort(status, message, errors=errors)
         raise

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from flask_smorest import abort
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .extensions import db
+from .http import abort
 from .models import Recipe, Tag, User, utcnow
 
 # A PUT resets what the client left out to these.
@@ -44,14 +44,14 @@ def readable_recipe(recipe_id: int, viewer: User | None) -> Recipe:
     """The recipe, or 404 when it does not exist or is someone else's draft (no hint which)."""
     recipe = db.session.get(Recipe, recipe_id)
     if recipe is None or not recipe.visible_to(viewer):
-        abort(404, message=f"There is no recipe {recipe_id}.")
+        abort(404, f"There is no recipe {recipe_id}.")
     return recipe
 
 
 def writable_recipe(recipe_id: int, user: User) -> Recipe:
     recipe = readable_recipe(recipe_id, user)
     if recipe.author_id != user.id:
-        abort(403, message="Only the author of a recipe can change it.")
+        abort(403, "Only the author of a recipe can change it.")
     return recipe
 
 

@@ -54,17 +54,20 @@ def _matches(word: str) -> Any:
 
 
 def recipe_list(
-    params: dict[str, Any], *, author: User | None = None, include_drafts: bool = False,
+    params: dict[str, Any],
+    *,
+    author: User | None = None,
+    include_drafts: bool = False,
     only_drafts: bool = False,
 ) -> Select[tuple[Recipe]]:
     """The statement for one recipe list: every filter, then a stable order (id breaks ties)."""
-    statement = select(Recipe).options(joinedload(Recipe.author))
+    statement = select(Recipe).options(joinedload(Recipe.author, innerjoin=True))
     if author is not None:
         statement = statement.where(Recipe.author_id == author.id)
     if only_drafts:
-        statement = statement.where(Recipe.is_publish.is_(False))
+        statement = statement.where(Recipe.is_publish == False)  # noqa: E712 - indexable
     elif not include_drafts:
-        statement = statement.where(Recipe.is_publish.is_(True))
+        statement = statement.where(Recipe.is_publish == True)  # noqa: E712 - indexable
     for tag in params.get("tag") or ():
         statement = statement.where(_has_tag(tag.lower()))
     if params.get("author"):
@@ -81,12 +84,12 @@ def recipe_list(
     descending = (params.get("order") or DEFAULT_ORDER[sort]) == "desc"
     if sort == "relevance":
         # Until full-text ranking lands, a match in the name ranks above one elsewhere.
-        in_name = and_(*(func.lower(Recipe.name).like(_like_pattern(w), escape="\\")
-                         for w in words))
+        in_name = and_(
+            *(func.lower(Recipe.name).like(_like_pattern(w), escape="\\") for w in words)
+        )
         key: Any = case((in_name, 1), else_=0)
         tie = Recipe.created_at
-        keys = [key.desc() if descending else key.asc(),
-                tie.desc() if descending else tie.asc()]
+        keys = [key.desc() if descending else key.asc(), tie.desc() if descending else tie.asc()]
     else:
         column = _SORT_COLUMNS[sort]
         # Recipes without a cook time sort last either way, on SQLite and PostgreSQL alike.

@@ -36,14 +36,19 @@ def _add_users(rng: random.Random, count: int, demo: bool) -> list[int]:
     password_hash = hash_password(DEMO_PASSWORD if demo else secrets.token_urlsafe(32))
     now = utcnow()
     rows = [
-        {"username": name, "email": f"{name}@example.com", "password_hash": password_hash,
-         "display_name": name.replace(".", " ").replace("_", " ").title(), "bio": "",
-         "is_active": True, "created_at": now, "updated_at": now}
+        {
+            "username": name,
+            "email": f"{name}@example.com",
+            "password_hash": password_hash,
+            "display_name": name.replace(".", " ").replace("_", " ").title(),
+            "bio": "",
+            "is_active": True,
+            "created_at": now,
+            "updated_at": now,
+        }
         for name in names
     ]
-    result = db.session.execute(
-        insert(User).returning(User.id, sort_by_parameter_order=True), rows
-    )
+    result = db.session.execute(insert(User).returning(User.id, sort_by_parameter_order=True), rows)
     return list(result.scalars())
 
 
@@ -62,15 +67,26 @@ def seed_database(
             content = dict(recipe_content(rng))
             created = now - timedelta(seconds=rng.randrange(2 * 365 * 86400))
             contents[index] = content.pop("tags")
-            yield {**content, "author_id": rng.choice(author_ids), "source_url": None,
-                   "is_publish": True, "published_at": created, "version": 1,
-                   "created_at": created, "updated_at": created}
+            yield {
+                **content,
+                "author_id": rng.choice(author_ids),
+                "source_url": None,
+                "is_publish": True,
+                "published_at": created,
+                "version": 1,
+                "created_at": created,
+                "updated_at": created,
+            }
 
     added = 0
     for batch in _batches(rows(), BATCH):
-        ids = db.session.execute(
-            insert(Recipe).returning(Recipe.id, sort_by_parameter_order=True), batch
-        ).scalars().all()
+        ids = (
+            db.session.execute(
+                insert(Recipe).returning(Recipe.id, sort_by_parameter_order=True), batch
+            )
+            .scalars()
+            .all()
+        )
         batch_tags = {index: contents.pop(index) for index in range(added, added + len(batch))}
         new_names = {name for names in batch_tags.values() for name in names} - tag_ids.keys()
         tag_ids.update({tag.name: tag.id for tag in tags_named(new_names)})
@@ -84,5 +100,3 @@ def seed_database(
         added += len(batch)
     db.session.commit()
     return len(author_ids), added
-
-

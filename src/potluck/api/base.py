@@ -13,9 +13,9 @@ from flask_jwt_extended import jwt_required
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
-from ..http import PROBLEM_JSON, handle_http_exception
+from ..http import PROBLEM_JSON, abort, handle_http_exception
 
-BEARER_SECURITY = [{"bearerAuth": []}]
+BEARER_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
 class ProblemSchema(ma.Schema):
@@ -37,24 +37,27 @@ class ArgumentsParser(FlaskParser):
 
     def load_json(self, req: Any, schema: ma.Schema) -> Any:
         # A body the client sent in another format is refused, not silently ignored.
-        if req.content_length or req.headers.get("Transfer-Encoding"):
-            if not req.is_json:
-                flask_smorest.abort(
-                    415,
-                    message=f"Send the body as application/json (got {req.mimetype or 'none'}).",
-                    headers={"Accept-Post": "application/json"},
-                )
+        has_body = req.content_length or req.headers.get("Transfer-Encoding")
+        if has_body and not req.is_json:
+            abort(
+                415,
+                f"Send the body as application/json (got {req.mimetype or 'none'}).",
+                headers={"Accept-Post": "application/json"},
+            )
         return super().load_json(req, schema)
 
-    def _handle_invalid_json_error(self, error: Exception, req: Any, *args: Any,
-                                   **kwargs: Any) -> Any:
-        flask_smorest.abort(400, message=f"The body is not valid JSON: {error}.")
+    def _handle_invalid_json_error(
+        self, error: Exception, req: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        abort(400, f"The body is not valid JSON: {error}.")
 
 
-class Blueprint(flask_smorest.Blueprint):
+class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
     ARGUMENTS_PARSER = ArgumentsParser()
 
-    def auth_required(self, *, optional: bool = False, refresh: bool = False) -> Callable[[Any], Any]:
+    def auth_required(
+        self, *, optional: bool = False, refresh: bool = False
+    ) -> Callable[[Any], Any]:
         """JWT bearer authentication, enforced and documented in one place."""
 
         def decorator(view: Any) -> Any:
@@ -93,4 +96,3 @@ class Api(flask_smorest.Api):  # type: ignore[misc]
                 "description": "The access_token from POST /api/v1/tokens",
             },
         )
-

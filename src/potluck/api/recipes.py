@@ -7,10 +7,10 @@ from typing import Any
 from flask import url_for
 from flask.views import MethodView
 from flask_jwt_extended import current_user
-from flask_smorest import abort
 
 from ..auth import current_user_or_none
 from ..extensions import db
+from ..http import abort
 from ..models import Recipe, User
 from ..pagination import paginate
 from ..persistence import commit
@@ -134,9 +134,10 @@ class UserRecipes(MethodView):
         visibility = params.pop("visibility")
         viewer: User | None = current_user_or_none()
         if visibility != "public" and (viewer is None or viewer.id != author.id):
-            abort(403, message=f"Only {author.username} can list their drafts; "
-                  "use visibility=public.")
+            abort(403, f"Only {author.username} can list their drafts; use visibility=public.")
         return _page_response(
-            params, author=author, include_drafts=visibility == "all",
+            params,
+            author=author,
+            include_drafts=visibility == "all",
             only_drafts=visibility == "private",
         )

@@ -7,11 +7,10 @@ from typing import Any
 from flask import request
 from flask.views import MethodView
 from flask_jwt_extended import current_user, decode_token
-from flask_smorest import abort
 from marshmallow import ValidationError
 
 from ..auth import authenticate, issue_tokens, revoke_current_token, revoke_token_claims
-from ..http import flatten_errors
+from ..http import abort, flatten_errors
 from ..models import User
 from ..persistence import commit
 from ..schemas.users import CredentialsSchema, RevokeSchema, TokenSchema
@@ -30,13 +29,16 @@ def _credentials() -> tuple[str, str]:
     if body is None:
         abort(
             400,
-            message="Send {email or username, password} as JSON, or use HTTP Basic auth.",
+            "Send {email or username, password} as JSON, or use HTTP Basic auth.",
         )
     try:
         data = CredentialsSchema().load(body)
     except ValidationError as error:
-        abort(400, message="The credentials are incomplete.",
-              errors=flatten_errors(error.normalized_messages()))
+        abort(
+            400,
+            "The credentials are incomplete.",
+            errors=flatten_errors(error.messages_dict),
+        )
     return data.get("email") or data["username"], data["password"]
 
 
@@ -58,10 +60,13 @@ class Tokens(MethodView):
         login, password = _credentials()
         user = authenticate(login, password)
         if user is None:
-            abort(401, message=_WRONG_CREDENTIALS,
-                  headers={"WWW-Authenticate": 'Basic realm="potluck", charset="UTF-8"'})
+            abort(
+                401,
+                _WRONG_CREDENTIALS,
+                headers={"WWW-Authenticate": 'Basic realm="potluck", charset="UTF-8"'},
+            )
         if not user.is_active:
-            abort(403, message="This account is disabled.")
+            abort(403, "This account is disabled.")
         tokens = issue_tokens(user)
         commit()  # a password rehash may be pending
         return tokens
@@ -76,8 +81,11 @@ class Tokens(MethodView):
         if refresh:
             claims = _decoded(refresh)
             if claims.get("type") != "refresh" or claims.get("sub") != str(current_user.id):
-                abort(400, message="refresh_token is not a refresh token of this account.",
-                      errors={"refresh_token": ["Not a refresh token of this account."]})
+                abort(
+                    400,
+                    "refresh_token is not a refresh token of this account.",
+                    errors={"refresh_token": ["Not a refresh token of this account."]},
+                )
             revoke_token_claims(claims)
         commit()
 
@@ -85,9 +93,12 @@ class Tokens(MethodView):
 def _decoded(token: str) -> dict[str, Any]:
     try:
         claims: dict[str, Any] = decode_token(token, allow_expired=True)
-    except Exception:  # noqa: BLE001 - PyJWT raises many kinds; all mean "not ours"
-        abort(400, message="refresh_token is not a valid token.",
-              errors={"refresh_token": ["Not a valid token."]})
+    except Exception:
+        abort(
+            400,
+            "refresh_token is not a valid token.",
+            errors={"refresh_token": ["Not a valid token."]},
+        )
     return claims
 
 

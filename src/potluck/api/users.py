@@ -7,11 +7,11 @@ from typing import Any
 from flask import url_for
 from flask.views import MethodView
 from flask_jwt_extended import current_user
-from flask_smorest import abort
 from sqlalchemy import func, select
 
 from ..auth import hash_password
 from ..extensions import db
+from ..http import abort
 from ..models import User
 from ..persistence import commit
 from ..schemas.users import PrivateUserSchema, ProfileUpdateSchema, UserCreateSchema, UserSchema
@@ -21,9 +21,11 @@ blp = Blueprint("users", __name__, description="Accounts and profiles")
 
 
 def find_user(username: str) -> User:
-    user = db.session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+    user: User | None = db.session.scalar(
+        select(User).where(func.lower(User.username) == username.lower())
+    )
     if user is None or not user.is_active:
-        abort(404, message=f"There is no user called {username!r}.")
+        abort(404, f"There is no user called {username!r}.")
     return user
 
 

@@ -34,10 +34,12 @@ class Text(fields.String):
         super().__init__(**kwargs)
         self.multiline = multiline
 
-    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
-                     **kwargs: Any) -> str:
-        return clean_text(super()._deserialize(value, attr, data, **kwargs),
-                          multiline=self.multiline)
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str:
+        return clean_text(
+            super()._deserialize(value, attr, data, **kwargs), multiline=self.multiline
+        )
 
 
 class StrictInteger(fields.Integer):
@@ -64,8 +66,9 @@ class Lines(fields.Field):  # type: ignore[type-arg]
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
         return list(value or [])
 
-    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
-                     **kwargs: Any) -> list[str]:
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> list[str]:
         if isinstance(value, str):
             value = value.splitlines()
         if not isinstance(value, list) or not all(isinstance(line, str) for line in value):
@@ -94,8 +97,9 @@ class Tags(fields.Field):  # type: ignore[type-arg]
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
         return list(value or [])
 
-    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
-                     **kwargs: Any) -> list[str]:
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> list[str]:
         if isinstance(value, str):
             value = value.split(",")
         if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):

@@ -31,8 +31,10 @@ class RecipeInputSchema(StrictSchema):
     prep_time = _minutes("Preparation time")
     ingredients = Lines(
         load_default=list,
-        metadata={"description": 'One line per ingredient, e.g. "2 cups flour"; '
-                  "a newline-separated string is accepted too"},
+        metadata={
+            "description": 'One line per ingredient, e.g. "2 cups flour"; '
+            "a newline-separated string is accepted too"
+        },
     )
     directions = Lines(load_default=list, metadata={"description": "One step per line"})
     tags = Tags(load_default=list, metadata={"description": "Tag names, lowercased"})

@@ -1,0 +1,140 @@
+"""The `potluck` admin command: setup, seed, user create, and serve with a real server."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import TEST_SECRET
+from flask import Flask
+from sqlalchemy import func, select
+
+from potluck.cli import main
+from potluck.models import Recipe, Tag, User
+from potluck.seed import DEMO_PASSWORD, DEMO_USERNAME
+
+
+def invoke(app: Flask, *args: str, input: str | None = None) -> Any:
+    return app.test_cli_runner().invoke(cli=main, args=list(args), input=input)
+
+
+def test_seed_adds_published_recipes_with_tags(app: Flask, db: Any) -> None:
+    result = invoke(app, "seed", "--recipes", "120", "--users", "7")
+    assert result.exit_code == 0, result.output
+    assert "Added 7 users and 120 recipes." in result.output
+    assert db.session.scalar(select(func.count(User.id))) == 7
+    recipes = db.session.scalars(select(Recipe)).all()
+    assert len(recipes) == 120
+    assert all(recipe.is_publish for recipe in recipes)
+    assert all(1 <= len(recipe.tags) <= 5 for recipe in recipes)
+    assert db.session.scalar(select(func.count(Tag.id))) > 5
+    # Seeding twice adds more, with distinct usernames.
+    again = invoke(app, "seed", "--recipes", "10", "--users", "3", "--seed", "2")
+    assert again.exit_code == 0, again.output
+    assert db.session.scalar(select(func.count(User.id))) == 10
+
+
+def test_setup_loads_demo_data_once_when_asked(app: Flask, db: Any, client: Any) -> None:
+    app.config["SEED_DEMO_DATA"] = True
+    first = invoke(app, "setup")
+    assert first.exit_code == 0, first.output
+    assert "Loaded demo data: 4 users, 50 recipes." in first.output
+    second = invoke(app, "setup")
+    assert second.exit_code == 0
+    assert "Loaded demo data" not in second.output
+    assert db.session.scalar(select(func.count(Recipe.id))) == 50
+    login = client.post("/api/v1/tokens",
+                        json={"username": DEMO_USERNAME, "password": DEMO_PASSWORD})
+    assert login.status_code == 200
+    listed = client.get("/api/v1/recipes?per_page=100")
+    assert listed.json["total"] == 50
+
+
+def test_setup_loads_nothing_outside_development(app: Flask, db: Any) -> None:
+    app.config["SEED_DEMO_DATA"] = False
+    result = invoke(app, "setup")
+    assert result.exit_code == 0, result.output
+    assert db.session.scalar(select(func.count(User.id))) == 0
+
+
+def test_user_create(app: Flask, client: Any) -> None:
+    result = invoke(app, "user", "create", "carol", "Carol@Example.com",
+                    input="a good password\na good password\n")
+    assert result.exit_code == 0, result.output
+    login = client.post("/api/v1/tokens",
+                        json={"email": "carol@example.com", "password": "a good password"})
+    assert login.status_code == 200
+    taken = invoke(app, "user", "create", "CAROL", "c2@example.com",
+                   input="a good password\na good password\n")
+    assert taken.exit_code == 1
+    assert "username is taken" in taken.output
+    bad = invoke(app, "user", "create", "x", "not-an-email", input="short\nshort\n")
+    assert bad.exit_code == 2
+    assert "username" in bad.output
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Any:
+    """`potluck serve` as a real granian process on a free port, on its own SQLite file."""
+    potluck = Path(sys.executable).with_name("potluck")
+    environ = {
+        **os.environ,
+        "POTLUCK_ENV": "testing",
+        "SECRET_KEY": TEST_SECRET,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
+        "POTLUCK_INSTANCE_PATH": str(tmp_path),
+    }
+    setup = subprocess.run([potluck, "setup"], env=environ, capture_output=True, text=True,
+                           check=False, timeout=60)
+    assert setup.returncode == 0, setup.stderr
+    port = _free_port()
+    process = subprocess.Popen(
+        [potluck, "serve", "--port", str(port), "--workers", "1"],
+        env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        os.killpg(process.pid, signal.SIGTERM)
+        pytest.fail("potluck serve did not start listening")
+    yield port, process
+    os.killpg(process.pid, signal.SIGTERM)
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode is not None
+
+
+def test_serve_answers_over_keep_alive_connections(server: Any) -> None:
+    port, _ = server
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    statuses = []
+    for path in ("/api/v1/recipes", "/api/v1/openapi.json", "/api/v1/nope"):
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        statuses.append((response.status, response.version, response.getheader("Connection")))
+        # The same socket carries every request: HTTP/1.1 keep-alive, not one per request.
+        assert connection.sock is not None
+    connection.close()
+    assert [status for status, _, _ in statuses] == [200, 200, 404]
+    assert all(version == 11 for _, version, _ in statuses)
+    assert all((header or "").lower() != "close" for _, _, header in statuses)
