@@ -40,7 +40,10 @@ def authenticate(login: str, password: str) -> User | None:
     """The user with these credentials, or None; as slow for unknown users as for known ones."""
     login = login.strip()
     column = User.email if "@" in login else db.func.lower(User.username)
-    user: User | None = db.session.scalar(select(User).where(column == login.lower()))
+    # A NUL byte cannot be in any account name (PostgreSQL refuses it in text): nobody.
+    user: User | None = (
+        None if "\x00" in login else db.session.scalar(select(User).where(column == login.lower()))
+    )
     hasher = password_hasher()
     try:
         hasher.verify(user.password_hash if user else _dummy_hash(hasher), password)

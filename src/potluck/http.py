@@ -175,6 +175,32 @@ def handle_http_exception(error: HTTPException) -> Response:
     )
 
 
+def _default_cache_control(response: Response) -> Response:
+    # Personal answers are never stored; anonymous reads may be, but are revalidated.
+    # (Endpoints that know better set their own Cache-Control.)
+    if "Cache-Control" not in response.headers:
+        personal = "Authorization" in request.headers or request.method not in {"GET", "HEAD"}
+        response.headers["Cache-Control"] = "no-store" if personal else "public, no-cache"
+        response.vary.add("Authorization")
+    return response
+
+
+class BearerSchemeCaseFold:
+    """WSGI middleware: auth scheme names are case-insensitive (RFC 9110, 11.1), but
+    Flask-JWT-Extended only knows `Bearer`."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        header = environ.get("HTTP_AUTHORIZATION", "")
+        if header[:7].lower() == "bearer " and not header.startswith("Bearer "):
+            environ["HTTP_AUTHORIZATION"] = "Bearer " + header[7:]
+        return self.app(environ, start_response)
+
+
 def init_app(app: Flask) -> None:
     app.json = OrjsonProvider(app)
     app.register_error_handler(HTTPException, handle_http_exception)
+    app.after_request(_default_cache_control)
+    app.wsgi_app = BearerSchemeCaseFold(app.wsgi_app)  # type: ignore[method-assign]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import url_for
@@ -14,13 +15,21 @@ from ..extensions import db
 from ..http import abort
 from ..models import User
 from ..persistence import commit
-from ..schemas.users import PrivateUserSchema, ProfileUpdateSchema, UserCreateSchema, UserSchema
+from ..schemas.users import (
+    USERNAME_PATTERN,
+    PrivateUserSchema,
+    ProfileUpdateSchema,
+    UserCreateSchema,
+    UserSchema,
+)
 from .base import Blueprint
 
 blp = Blueprint("users", __name__, description="Accounts and profiles")
 
 
 def find_user(username: str) -> User:
+    if not re.match(USERNAME_PATTERN, username):
+        abort(404, f"There is no user called {username!r}.")
     user: User | None = db.session.scalar(
         select(User).where(func.lower(User.username) == username.lower())
     )

@@ -8,6 +8,7 @@ from marshmallow import fields, validate
 from .fields import StrictSchema, Text
 
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,29}$"
+MAX_EMAIL_LENGTH = 254
 
 
 class UserCreateSchema(StrictSchema):
@@ -19,7 +20,7 @@ class UserCreateSchema(StrictSchema):
             "letter or digit.",
         ),
     )
-    email = fields.Email(required=True, validate=validate.Length(max=254))
+    email = fields.Email(required=True)
     password = fields.String(
         required=True,
         load_only=True,
@@ -29,7 +30,11 @@ class UserCreateSchema(StrictSchema):
 
     @ma.post_load
     def _normalize_email(self, data: dict[str, object], **kwargs: object) -> dict[str, object]:
-        data["email"] = str(data["email"]).strip().lower()
+        # Checked after lowercasing: some characters grow ("İ".lower() is two characters).
+        email = str(data["email"]).strip().lower()
+        if len(email) > MAX_EMAIL_LENGTH:
+            raise ma.ValidationError(f"At most {MAX_EMAIL_LENGTH} characters.", "email")
+        data["email"] = email
         return data
 
 
