@@ -69,3 +69,9 @@ def _sqlite_pragmas(connection: Any, record: Any) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.close()
+        # SQLite's own lower() folds ASCII only; searches must match "Éclair" with "éclair".
+        connection.create_function("lower", 1, _lower, deterministic=True)
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value

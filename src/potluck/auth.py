@@ -12,9 +12,8 @@ from flask import Flask, Response, current_app
 from flask_jwt_extended import (
     create_access_token,
     create_refresh_token,
-    current_user,
+    get_current_user,
     get_jwt,
-    verify_jwt_in_request,
 )
 from sqlalchemy import select
 
@@ -88,9 +87,8 @@ def revoke_current_token() -> None:
 
 
 def current_user_or_none() -> User | None:
-    """The authenticated user of an optional-auth endpoint, if any."""
-    verify_jwt_in_request(optional=True)
-    user: User | None = current_user if get_jwt() else None
+    """The authenticated user of an optional-auth endpoint, if a token was sent."""
+    user: User | None = get_current_user() if get_jwt() else None
     return user
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, String, and_, case, cast, exists, func, or_, select
+from sqlalchemy import Select, and_, case, exists, func, or_, select
 from sqlalchemy.orm import joinedload
 
+from .extensions import db
 from .models import Recipe, Tag, User, recipe_tags
 
 DEFAULT_ORDER = {
@@ -39,12 +40,20 @@ def _has_tag(name: str) -> Any:
     )
 
 
+def _ingredient_lines() -> Any:
+    """The ingredient lines of a recipe as rows, to search their text rather than the JSON."""
+    dialect = db.session.get_bind().dialect.name
+    elements = func.json_array_elements_text if dialect == "postgresql" else func.json_each
+    return elements(Recipe.ingredients).table_valued("value").alias("ingredient")
+
+
 def _matches(word: str) -> Any:
     pattern = _like_pattern(word)
+    lines = _ingredient_lines()
     return or_(
         func.lower(Recipe.name).like(pattern, escape="\\"),
         func.lower(Recipe.description).like(pattern, escape="\\"),
-        func.lower(cast(Recipe.ingredients, String)).like(pattern, escape="\\"),
+        exists().select_from(lines).where(func.lower(lines.c.value).like(pattern, escape="\\")),
         exists().where(
             recipe_tags.c.recipe_id == Recipe.id,
             recipe_tags.c.tag_id == Tag.id,

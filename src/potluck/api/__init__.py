@@ -49,7 +49,5 @@ def init_app(app: Flask) -> None:
         api.register_blueprint(blueprint, url_prefix=API_PREFIX)
         # The same handlers at the root, for the course's clients (kept out of the docs).
         app.register_blueprint(blueprint, name=f"root_{blueprint.name}", url_prefix="")
-    aliases = _book_aliases()
-    app.register_blueprint(aliases, url_prefix=API_PREFIX)
-    app.register_blueprint(aliases, name="root_book", url_prefix="")
+    app.register_blueprint(_book_aliases())
     app.register_blueprint(_docs_assets())

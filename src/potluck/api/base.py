@@ -4,7 +4,7 @@ problem+json documented for every error, and the bearer auth scheme."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import flask_smorest
 import marshmallow as ma
@@ -34,6 +34,12 @@ class ProblemSchema(ma.Schema):
 
 class ArgumentsParser(FlaskParser):
     DEFAULT_VALIDATION_STATUS = 400
+    # None lets each schema decide, and ours raise: an unknown query parameter is a 400.
+    DEFAULT_UNKNOWN_BY_LOCATION: ClassVar[dict[str, str | None]] = {
+        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
+        "query": None,
+        "querystring": None,
+    }
 
     def load_json(self, req: Any, schema: ma.Schema) -> Any:
         # A body the client sent in another format is refused, not silently ignored.
@@ -95,4 +101,8 @@ class Api(flask_smorest.Api):  # type: ignore[misc]
                 "bearerFormat": "JWT",
                 "description": "The access_token from POST /api/v1/tokens",
             },
+        )
+        self.spec.components.security_scheme(
+            "basicAuth",
+            {"type": "http", "scheme": "basic", "description": "Only to log in (POST /tokens)"},
         )

@@ -60,9 +60,9 @@ class Recipes(MethodView):
 
 @blp.route("/recipes/<int:recipe_id>")
 class RecipeItem(MethodView):
+    @blp.auth_required(optional=True)
     @blp.response(200, RecipeOutputSchema)
     @blp.alt_response(404, response="NOT_FOUND", success=False)
-    @blp.doc(security=[{}, {"bearerAuth": []}])
     def get(self, recipe_id: int) -> Recipe:
         """A recipe; drafts only for their author"""
         return readable_recipe(recipe_id, current_user_or_none())
@@ -124,10 +124,11 @@ class RecipePublication(MethodView):
 
 @blp.route("/users/<string:username>/recipes")
 class UserRecipes(MethodView):
+    @blp.auth_required(optional=True)
     @blp.arguments(UserRecipeListQuerySchema, location="query")
     @blp.response(200, RecipePageSchema, **_PAGE_DOC)
+    @blp.alt_response(403, response="FORBIDDEN", success=False)
     @blp.alt_response(404, response="NOT_FOUND", success=False)
-    @blp.doc(security=[{}, {"bearerAuth": []}])
     def get(self, params: dict[str, Any], username: str) -> tuple[Any, int, dict[str, str]]:
         """A user's recipes; their author may ask for drafts with visibility=all or private"""
         author = find_user(username)

@@ -53,6 +53,7 @@ class Tokens(MethodView):
         security=[{}, {"basicAuth": []}],
     )
     @blp.response(200, TokenSchema)
+    @blp.alt_response(400, response="BAD_REQUEST", success=False)
     @blp.alt_response(401, response="UNAUTHORIZED", success=False)
     @blp.alt_response(403, response="FORBIDDEN", success=False)
     def post(self) -> dict[str, Any]:
