@@ -51,8 +51,9 @@ def test_setup_loads_demo_data_once_when_asked(app: Flask, db: Any, client: Any)
     assert second.exit_code == 0
     assert "Loaded demo data" not in second.output
     assert db.session.scalar(select(func.count(Recipe.id))) == 50
-    login = client.post("/api/v1/tokens",
-                        json={"username": DEMO_USERNAME, "password": DEMO_PASSWORD})
+    login = client.post(
+        "/api/v1/tokens", json={"username": DEMO_USERNAME, "password": DEMO_PASSWORD}
+    )
     assert login.status_code == 200
     listed = client.get("/api/v1/recipes?per_page=100")
     assert listed.json["total"] == 50
@@ -66,14 +67,22 @@ def test_setup_loads_nothing_outside_development(app: Flask, db: Any) -> None:
 
 
 def test_user_create(app: Flask, client: Any) -> None:
-    result = invoke(app, "user", "create", "carol", "Carol@Example.com",
-                    input="a good password\na good password\n")
+    result = invoke(
+        app,
+        "user",
+        "create",
+        "carol",
+        "Carol@Example.com",
+        input="a good password\na good password\n",
+    )
     assert result.exit_code == 0, result.output
-    login = client.post("/api/v1/tokens",
-                        json={"email": "carol@example.com", "password": "a good password"})
+    login = client.post(
+        "/api/v1/tokens", json={"email": "carol@example.com", "password": "a good password"}
+    )
     assert login.status_code == 200
-    taken = invoke(app, "user", "create", "CAROL", "c2@example.com",
-                   input="a good password\na good password\n")
+    taken = invoke(
+        app, "user", "create", "CAROL", "c2@example.com", input="a good password\na good password\n"
+    )
     assert taken.exit_code == 1
     assert "username is taken" in taken.output
     bad = invoke(app, "user", "create", "x", "not-an-email", input="short\nshort\n")
@@ -99,13 +108,18 @@ def server(tmp_path: Path) -> Any:
         "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
         "POTLUCK_INSTANCE_PATH": str(tmp_path),
     }
-    setup = subprocess.run([potluck, "setup"], env=environ, capture_output=True, text=True,
-                           check=False, timeout=60)
+    setup = subprocess.run(
+        [potluck, "setup"], env=environ, capture_output=True, text=True, check=False, timeout=60
+    )
     assert setup.returncode == 0, setup.stderr
     port = _free_port()
+    log = (tmp_path / "serve.log").open("wb")
     process = subprocess.Popen(
         [potluck, "serve", "--port", str(port), "--workers", "1"],
-        env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        env=environ,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -116,15 +130,17 @@ def server(tmp_path: Path) -> Any:
             time.sleep(0.1)
     else:
         os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+        log.close()
         pytest.fail("potluck serve did not start listening")
-    yield port, process
+    yield port, tmp_path / "serve.log"
     os.killpg(process.pid, signal.SIGTERM)
-    output, _ = process.communicate(timeout=30)
-    assert process.returncode is not None
+    process.wait(timeout=30)
+    log.close()
 
 
 def test_serve_answers_over_keep_alive_connections(server: Any) -> None:
-    port, _ = server
+    port, log = server
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     statuses = []
     for path in ("/api/v1/recipes", "/api/v1/openapi.json", "/api/v1/nope"):
@@ -138,3 +154,6 @@ def test_serve_answers_over_keep_alive_connections(server: Any) -> None:
     assert [status for status, _, _ in statuses] == [200, 200, 404]
     assert all(version == 11 for _, version, _ in statuses)
     assert all((header or "").lower() != "close" for _, _, header in statuses)
+    banner = log.read_text()
+    assert f"Potluck is serving on http://127.0.0.1:{port}/" in banner
+    assert f"docs: http://127.0.0.1:{port}/api/v1/docs" in banner

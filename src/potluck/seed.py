@@ -64,7 +64,7 @@ def seed_database(
 
     def rows() -> Iterator[dict[str, Any]]:
         for index in range(recipes):
-            content = dict(recipe_content(rng))
+            content: dict[str, Any] = dict(recipe_content(rng))
             created = now - timedelta(seconds=rng.randrange(2 * 365 * 86400))
             contents[index] = content.pop("tags")
             yield {

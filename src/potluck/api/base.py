@@ -4,7 +4,7 @@ problem+json documented for every error, and the bearer auth scheme."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
 import flask_smorest
 import marshmallow as ma
@@ -35,7 +35,7 @@ class ProblemSchema(ma.Schema):
 class ArgumentsParser(FlaskParser):
     DEFAULT_VALIDATION_STATUS = 400
     # None lets each schema decide, and ours raise: an unknown query parameter is a 400.
-    DEFAULT_UNKNOWN_BY_LOCATION: ClassVar[dict[str, str | None]] = {
+    DEFAULT_UNKNOWN_BY_LOCATION = {  # noqa: RUF012 - webargs' own class attribute
         **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
         "query": None,
         "querystring": None,
