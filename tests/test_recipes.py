@@ -42,6 +42,7 @@ def test_recipe_life_cycle(client: FlaskClient, auth_headers: dict[str, str]) ->
     published = client.put(f"{url}/publish", headers=auth_headers)
     assert published.status_code == 204
     assert published.data == b""
+    assert "Content-Type" not in published.headers
     public = client.get(url)
     assert public.status_code == 200
     assert public.json["is_publish"] is True

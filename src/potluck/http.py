@@ -175,6 +175,13 @@ def handle_http_exception(error: HTTPException) -> Response:
     )
 
 
+def _bodiless_statuses(response: Response) -> Response:
+    # 204 and 304 carry no content, so no Content-Type either (smorest adds one).
+    if response.status_code in {204, 304}:
+        response.headers.pop("Content-Type", None)
+    return response
+
+
 def _default_cache_control(response: Response) -> Response:
     # Personal answers are never stored; anonymous reads may be, but are revalidated.
     # (Endpoints that know better set their own Cache-Control.)
@@ -203,4 +210,5 @@ def init_app(app: Flask) -> None:
     app.json = OrjsonProvider(app)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.after_request(_default_cache_control)
+    app.after_request(_bodiless_statuses)
     app.wsgi_app = BearerSchemeCaseFold(app.wsgi_app)  # type: ignore[method-assign]
