@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -68,12 +69,16 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     display_name: Mapped[str] = mapped_column(String(80), default="")
     bio: Mapped[str] = mapped_column(String(500), default="")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     recipes: Mapped[list[Recipe]] = relationship(
         back_populates="author", cascade="all, delete-orphan", passive_deletes=True
     )
+
+    # Profiles are part of every recipe they wrote (author), so their version is in its ETag.
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
 
     @property
     def avatar_url(self) -> str | None:
@@ -153,3 +158,27 @@ class RevokedToken(db.Model):  # type: ignore[name-defined,misc]
 
     jti: Mapped[str] = mapped_column(String(36), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class IdempotencyKey(db.Model):  # type: ignore[name-defined,misc]
+    """The first answer to a POST sent with an Idempotency-Key, replayed to its retries."""
+
+    __tablename__ = "idempotency_keys"
+
+    scope: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int | None] = mapped_column(Integer)
+    headers: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class CacheGeneration(db.Model):  # type: ignore[name-defined,misc]
+    """A counter bumped in the same transaction as every write a cached answer depends on,
+    so every worker and instance stops using stale entries at once."""
+
+    __tablename__ = "cache_generations"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from flask import request
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from .extensions import db
 from .http import abort
@@ -24,6 +26,14 @@ def commit() -> None:
     """Commit, or roll back and answer with the status the lost race deserves."""
     try:
         db.session.commit()
+    except StaleDataError:
+        # Another request changed the row between our read and our versioned UPDATE.
+        db.session.rollback()
+        conditional = "If-Match" in request.headers
+        abort(
+            412 if conditional else 409,
+            "Someone else changed this resource at the same moment; GET it again and retry.",
+        )
     except IntegrityError as error:
         db.session.rollback()
         text = str(error.orig)

@@ -4,12 +4,14 @@ a validated document is written onto a recipe."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from .conditional import require_match, validator_headers
 from .extensions import db
 from .http import abort
 from .models import Recipe, Tag, User, utcnow
@@ -49,10 +51,29 @@ def readable_recipe(recipe_id: int, viewer: User | None) -> Recipe:
 
 
 def writable_recipe(recipe_id: int, user: User) -> Recipe:
+    """The recipe to change: the author's own, and as the client last saw it (If-Match)."""
     recipe = readable_recipe(recipe_id, user)
     if recipe.author_id != user.id:
         abort(403, "Only the author of a recipe can change it.")
+    require_match(recipe_etag(recipe))
     return recipe
+
+
+def recipe_etag(recipe: Recipe) -> str:
+    # The recipe's and its author's versions: either changes the representation.
+    return f'"r{recipe.id}.{recipe.version}.{recipe.author.version}"'
+
+
+def recipe_last_modified(recipe: Recipe) -> datetime:
+    return max(recipe.updated_at, recipe.author.updated_at)
+
+
+def recipe_headers(recipe: Recipe) -> dict[str, str]:
+    """Validators and caching for a recipe's representation."""
+    headers = validator_headers(recipe_etag(recipe), recipe_last_modified(recipe))
+    audience = "public" if recipe.is_publish else "private"
+    headers["Cache-Control"] = f"{audience}, no-cache"
+    return headers
 
 
 def write_fields(recipe: Recipe, data: dict[str, Any]) -> None:

@@ -9,12 +9,21 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user
 
 from ..auth import current_user_or_none
+from ..conditional import not_modified
 from ..extensions import db
 from ..http import abort
 from ..models import Recipe, User
 from ..pagination import paginate
 from ..persistence import commit
-from ..recipes import RECIPE_DEFAULTS, readable_recipe, set_published, writable_recipe, write_fields
+from ..recipes import (
+    RECIPE_DEFAULTS,
+    readable_recipe,
+    recipe_headers,
+    recipe_last_modified,
+    set_published,
+    writable_recipe,
+    write_fields,
+)
 from ..schemas.recipes import (
     RecipeInputSchema,
     RecipeListQuerySchema,
@@ -31,6 +40,15 @@ blp = Blueprint("recipes", __name__, description="Recipes")
 
 _LINK_HEADER = {"Link": {"schema": {"type": "string"}, "description": "RFC 8288 page links"}}
 _PAGE_DOC = {"headers": _LINK_HEADER}
+
+
+def _representation(recipe: Recipe) -> Any:
+    """The recipe with its validators, or a 304 when the client's copy is current."""
+    headers = recipe_headers(recipe)
+    fresh = not_modified(
+        headers["ETag"], recipe_last_modified(recipe), {"Cache-Control": headers["Cache-Control"]}
+    )
+    return fresh or (recipe, 200, headers)
 
 
 def _page_response(params: dict[str, Any], **list_options: Any) -> tuple[Any, int, dict[str, str]]:
@@ -55,7 +73,8 @@ class Recipes(MethodView):
         db.session.add(recipe)
         write_fields(recipe, data)
         commit()
-        return recipe, 201, {"Location": url_for(".RecipeItem", recipe_id=recipe.id)}
+        headers = {**recipe_headers(recipe), "Cache-Control": "no-store"}
+        return recipe, 201, {**headers, "Location": url_for(".RecipeItem", recipe_id=recipe.id)}
 
 
 @blp.route("/recipes/<int:recipe_id>")
@@ -63,33 +82,33 @@ class RecipeItem(MethodView):
     @blp.auth_required(optional=True)
     @blp.response(200, RecipeOutputSchema)
     @blp.alt_response(404, response="NOT_FOUND", success=False)
-    def get(self, recipe_id: int) -> Recipe:
+    def get(self, recipe_id: int) -> Any:
         """A recipe; drafts only for their author"""
-        return readable_recipe(recipe_id, current_user_or_none())
+        return _representation(readable_recipe(recipe_id, current_user_or_none()))
 
     @blp.auth_required()
     @blp.arguments(RecipeInputSchema)
     @blp.response(200, RecipeOutputSchema)
     @blp.alt_response(403, response="FORBIDDEN", success=False)
     @blp.alt_response(404, response="NOT_FOUND", success=False)
-    def put(self, data: dict[str, Any], recipe_id: int) -> Recipe:
+    def put(self, data: dict[str, Any], recipe_id: int) -> Any:
         """Replace a recipe; fields left out go back to their defaults"""
         recipe = writable_recipe(recipe_id, current_user)
         write_fields(recipe, {**RECIPE_DEFAULTS, **data})
         commit()
-        return recipe
+        return _representation(recipe)
 
     @blp.auth_required()
     @blp.arguments(RecipePatchSchema(partial=True))
     @blp.response(200, RecipeOutputSchema)
     @blp.alt_response(403, response="FORBIDDEN", success=False)
     @blp.alt_response(404, response="NOT_FOUND", success=False)
-    def patch(self, data: dict[str, Any], recipe_id: int) -> Recipe:
+    def patch(self, data: dict[str, Any], recipe_id: int) -> Any:
         """Change some fields of a recipe"""
         recipe = writable_recipe(recipe_id, current_user)
         write_fields(recipe, data)
         commit()
-        return recipe
+        return _representation(recipe)
 
     @blp.auth_required()
     @blp.response(204)
