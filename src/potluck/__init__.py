@@ -14,7 +14,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from . import api, auth, http
+from . import api, auth, headers, http, proxies
 from .config import load_settings
 from .extensions import db, jwt, migrate
 
@@ -39,7 +39,8 @@ def create_app(
         "json_deserializer": orjson.loads,
     }
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s",
     )
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")).parent.mkdir(
@@ -50,6 +51,8 @@ def create_app(
     migrate.init_app(app, db, directory=app.config["MIGRATIONS_DIR"], render_as_batch=True)
     jwt.init_app(app)
     http.init_app(app)
+    headers.init_app(app)
+    proxies.init_app(app)
     auth.init_app(app)
     api.init_app(app)
 

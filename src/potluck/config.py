@@ -31,6 +31,10 @@ def _flag(value: str | None, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _list(value: str | None) -> list[str]:
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
 def _development_secret(instance_path: Path) -> str:
     # A random key kept under instance/ so development sessions survive restarts.
     key_file = instance_path / "secret-key"
@@ -79,6 +83,7 @@ def load_settings(
         # Hosting platforms hand out libpq URLs; SQLAlchemy needs the driver named.
         database_url = "postgresql+psycopg://" + database_url.split("://", 1)[1]
 
+    public_base_url = env.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
     return {
         "POTLUCK_ENV": environment,
         "INSTANCE_PATH": str(instance),
@@ -87,7 +92,7 @@ def load_settings(
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "MIGRATIONS_DIR": env.get("MIGRATIONS_DIR", str(PROJECT_ROOT / "migrations")),
-        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+        "PUBLIC_BASE_URL": public_base_url,
         "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)),
         # Passwords: argon2id; tests lower the cost so the suite stays fast.
         "ARGON2_TIME_COST": int(env.get("ARGON2_TIME_COST", 1 if environment == "testing" else 3)),
@@ -118,6 +123,12 @@ def load_settings(
         "OPENAPI_SWAGGER_UI_PATH": "docs",
         # Swagger UI is served from the installed swagger-ui-bundle: no CDN, works offline.
         "OPENAPI_SWAGGER_UI_URL": "/api/v1/docs/assets/",
+        # HTTP
+        "HSTS_SECONDS": int(
+            env.get("HSTS_SECONDS", 63072000 if public_base_url.startswith("https://") else 0)
+        ),
+        "CORS_ORIGINS": _list(env.get("CORS_ORIGINS")),
+        "TRUSTED_PROXIES": _list(env.get("TRUSTED_PROXIES")),
         "SEED_DEMO_DATA": _flag(env.get("SEED_DEMO_DATA"), environment == "development"),
         "PORT": int(env.get("PORT", 8000)),
         "WEB_WORKERS": int(env.get("WEB_WORKERS", os.cpu_count() or 1)),

@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 
 import flask_smorest
 import orjson
-from flask import Flask, Response, render_template_string, request
+from flask import Flask, Response, g, has_request_context, render_template_string, request
 from flask.json.provider import JSONProvider
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
@@ -96,6 +96,8 @@ def problem(
     if errors:
         body["errors"] = dict(errors)
     body.update(extensions)
+    if status >= 500 and has_request_context() and "request_id" in g:
+        body["request_id"] = g.request_id  # to quote when reporting the failure
     response = Response(dumps_json(body), status=status, mimetype=PROBLEM_JSON)
     response.headers["Cache-Control"] = "no-store"
     for name, value in (headers or {}).items():
@@ -175,23 +177,6 @@ def handle_http_exception(error: HTTPException) -> Response:
     )
 
 
-def _bodiless_statuses(response: Response) -> Response:
-    # 204 and 304 carry no content, so no Content-Type either (smorest adds one).
-    if response.status_code in {204, 304}:
-        response.headers.pop("Content-Type", None)
-    return response
-
-
-def _default_cache_control(response: Response) -> Response:
-    # Personal answers are never stored; anonymous reads may be, but are revalidated.
-    # (Endpoints that know better set their own Cache-Control.)
-    if "Cache-Control" not in response.headers:
-        personal = "Authorization" in request.headers or request.method not in {"GET", "HEAD"}
-        response.headers["Cache-Control"] = "no-store" if personal else "public, no-cache"
-        response.vary.add("Authorization")
-    return response
-
-
 class BearerSchemeCaseFold:
     """WSGI middleware: auth scheme names are case-insensitive (RFC 9110, 11.1), but
     Flask-JWT-Extended only knows `Bearer`."""
@@ -209,6 +194,4 @@ class BearerSchemeCaseFold:
 def init_app(app: Flask) -> None:
     app.json = OrjsonProvider(app)
     app.register_error_handler(HTTPException, handle_http_exception)
-    app.after_request(_default_cache_control)
-    app.after_request(_bodiless_statuses)
     app.wsgi_app = BearerSchemeCaseFold(app.wsgi_app)  # type: ignore[method-assign]

@@ -1,0 +1,137 @@
+"""What every answer carries: a request id, security headers, a Cache-Control, `Vary`,
+gzip when it pays, and 406 when the client accepts nothing an endpoint produces."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, Response, current_app, g, has_request_context, request
+
+from .conditional import GZIP_SUFFIX
+from .http import PROBLEM_JSON, abort
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_COMPRESSIBLE = ("application/json", PROBLEM_JSON, "text/", "application/javascript")
+GZIP_MIN_BYTES = 1024
+JSON_ONLY = ("application/json",)
+
+_CSP_API = "default-src 'none'; frame-ancestors 'none'"
+_CSP_PAGE = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
+# Swagger UI starts itself from an inline script.
+_CSP_DOCS = _CSP_PAGE.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'")
+
+
+def produces(*mimetypes: str) -> Callable[[F], F]:
+    """Declare the media types a view can answer with, besides JSON (e.g. text/csv)."""
+
+    def decorator(view: F) -> F:
+        view.media_types = (*JSON_ONLY, *mimetypes)  # type: ignore[attr-defined]
+        return view
+
+    return decorator
+
+
+def _view_media_types() -> tuple[str, ...]:
+    view = current_app.view_functions.get(request.endpoint or "")
+    view_class = getattr(view, "view_class", None)
+    method = getattr(view_class, request.method.lower(), None) if view_class else view
+    return getattr(method, "media_types", JSON_ONLY)
+
+
+def negotiated_type() -> str:
+    """The media type to answer with; 406 when the client accepts none we produce."""
+    offered = _view_media_types()
+    if not request.headers.get("Accept"):
+        return offered[0]
+    best = request.accept_mimetypes.best_match(offered)
+    if best is None:
+        abort(
+            406,
+            f"This resource is available as {', '.join(offered)}; send an Accept "
+            "header that allows one of them.",
+        )
+    return best
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        return True
+
+
+def _start() -> None:
+    given = request.headers.get("X-Request-ID", "")
+    g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    if request.blueprint and not request.blueprint.startswith(("web", "docs_assets", "api-docs")):
+        negotiated_type()
+
+
+def _gzip(response: Response) -> None:
+    mimetype = response.mimetype or ""
+    if (
+        response.direct_passthrough
+        or response.is_streamed
+        or not mimetype.startswith(_COMPRESSIBLE)
+    ):
+        return
+    if response.status_code != 200 or "Content-Encoding" in response.headers:
+        return
+    body = response.get_data()
+    if len(body) < GZIP_MIN_BYTES:
+        return
+    response.vary.add("Accept-Encoding")
+    if request.accept_encodings["gzip"] <= 0 or "Range" in request.headers:
+        return
+    response.set_data(gzip.compress(body, compresslevel=5, mtime=0))
+    response.headers["Content-Encoding"] = "gzip"
+    etag = response.headers.get("ETag")
+    if etag and etag.endswith('"'):
+        response.headers["ETag"] = etag[:-1] + GZIP_SUFFIX + '"'
+
+
+def _finish(response: Response) -> Response:
+    headers = response.headers
+    headers["X-Request-ID"] = g.get("request_id", "")
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if response.mimetype == "text/html":
+        docs = request.endpoint == "api-docs.openapi_swagger_ui"
+        headers.setdefault("Content-Security-Policy", _CSP_DOCS if docs else _CSP_PAGE)
+    else:
+        headers.setdefault("Content-Security-Policy", _CSP_API)
+    if current_app.config["HSTS_SECONDS"]:
+        headers.setdefault(
+            "Strict-Transport-Security", f"max-age={current_app.config['HSTS_SECONDS']}"
+        )
+    if "Cache-Control" not in headers:
+        # Personal answers are never stored; anonymous reads may be, but are revalidated.
+        personal = "Authorization" in request.headers or request.method not in {"GET", "HEAD"}
+        headers["Cache-Control"] = "no-store" if personal else "public, no-cache"
+    if response.status_code in {204, 304}:
+        headers.pop("Content-Type", None)  # no content, so no type either
+    if request.blueprint and not request.blueprint.startswith("web"):
+        response.vary.add("Authorization")
+    if len(_view_media_types()) > 1:
+        response.vary.add("Accept")
+    _gzip(response)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_start)
+    app.after_request(_finish)
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RequestIdFilter) for f in handler.filters):
+            handler.addFilter(RequestIdFilter())
