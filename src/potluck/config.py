@@ -127,6 +127,7 @@ def load_settings(
         "HSTS_SECONDS": int(
             env.get("HSTS_SECONDS", 63072000 if public_base_url.startswith("https://") else 0)
         ),
+        "REDIS_URL": env.get("REDIS_URL") or None,
         "CORS_ORIGINS": _list(env.get("CORS_ORIGINS")),
         "TRUSTED_PROXIES": _list(env.get("TRUSTED_PROXIES")),
         "SEED_DEMO_DATA": _flag(env.get("SEED_DEMO_DATA"), environment == "development"),

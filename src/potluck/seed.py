@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 
 from .auth import hash_password
+from .cache import bump_generation
 from .demo_content import recipe_content, usernames
 from .extensions import db
 from .models import Recipe, User, recipe_tags, utcnow
@@ -98,5 +99,6 @@ def seed_database(
         if links:
             db.session.execute(insert(recipe_tags), links)
         added += len(batch)
+    bump_generation(db.session())  # bulk inserts bypass the ORM's flush hooks
     db.session.commit()
     return len(author_ids), added

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import url_for
+from flask import Response, url_for
 from flask.views import MethodView
 from flask_jwt_extended import current_user
 
 from ..auth import current_user_or_none
-from ..conditional import not_modified
+from ..cache import cached_answer
+from ..conditional import etag_for_bytes, not_modified
+from ..exports import CSV_MIMETYPE, recipes_csv
 from ..extensions import db
-from ..http import abort
+from ..headers import negotiated_type, produces
+from ..http import abort, dumps_json
 from ..models import Recipe, User
 from ..pagination import paginate
 from ..persistence import commit
@@ -51,16 +54,30 @@ def _representation(recipe: Recipe) -> Any:
     return fresh or (recipe, 200, headers)
 
 
-def _page_response(params: dict[str, Any], **list_options: Any) -> tuple[Any, int, dict[str, str]]:
-    page = paginate(recipe_list(params, **list_options), params["page"], params["per_page"])
-    return page.envelope(), 200, {"Link": page.link_header()}
+def _page_response(params: dict[str, Any], *, public: bool = True, **list_options: Any) -> Any:
+    """One page of a recipe list as JSON or CSV; public pages come from the server cache."""
+    media = negotiated_type()
+
+    def build() -> tuple[bytes, str, dict[str, str]]:
+        page = paginate(recipe_list(params, **list_options), params["page"], params["per_page"])
+        envelope = RecipePageSchema().dump(page.envelope())
+        body = recipes_csv(envelope["data"]) if media == CSV_MIMETYPE else dumps_json(envelope)
+        return body, media, {"Link": page.link_header()}
+
+    if public:
+        return cached_answer(media, build)
+    body, mimetype, headers = build()
+    response = Response(body, mimetype=mimetype, headers=headers)
+    response.headers.update({"ETag": etag_for_bytes(body), "Cache-Control": "private, no-cache"})
+    return not_modified(response.headers["ETag"]) or response
 
 
 @blp.route("/recipes")
 class Recipes(MethodView):
     @blp.arguments(RecipeListQuerySchema, location="query")
     @blp.response(200, RecipePageSchema, **_PAGE_DOC)
-    def get(self, params: dict[str, Any]) -> tuple[Any, int, dict[str, str]]:
+    @produces(CSV_MIMETYPE)
+    def get(self, params: dict[str, Any]) -> Any:
         """Published recipes: search, filter, sort and page"""
         return _page_response(params)
 
@@ -148,7 +165,8 @@ class UserRecipes(MethodView):
     @blp.response(200, RecipePageSchema, **_PAGE_DOC)
     @blp.alt_response(403, response="FORBIDDEN", success=False)
     @blp.alt_response(404, response="NOT_FOUND", success=False)
-    def get(self, params: dict[str, Any], username: str) -> tuple[Any, int, dict[str, str]]:
+    @produces(CSV_MIMETYPE)
+    def get(self, params: dict[str, Any], username: str) -> Any:
         """A user's recipes; their author may ask for drafts with visibility=all or private"""
         author = find_user(username)
         visibility = params.pop("visibility")
@@ -157,6 +175,7 @@ class UserRecipes(MethodView):
             abort(403, f"Only {author.username} can list their drafts; use visibility=public.")
         return _page_response(
             params,
+            public=visibility == "public",
             author=author,
             include_drafts=visibility == "all",
             only_drafts=visibility == "private",
