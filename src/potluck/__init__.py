@@ -14,7 +14,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from . import api, auth, cache, headers, http, proxies
+from . import api, auth, cache, headers, http, idempotency, proxies
 from .config import load_settings
 from .extensions import db, jwt, migrate
 
@@ -53,6 +53,7 @@ def create_app(
     http.init_app(app)
     headers.init_app(app)
     cache.init_app(app)
+    idempotency.init_app(app)
     proxies.init_app(app)
     auth.init_app(app)
     api.init_app(app)

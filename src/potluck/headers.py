@@ -41,11 +41,17 @@ def produces(*mimetypes: str) -> Callable[[F], F]:
     return decorator
 
 
-def _view_media_types() -> tuple[str, ...]:
+def view_attribute(name: str, default: Any) -> Any:
+    """An attribute a decorator set on the view (or MethodView method) serving this request."""
     view = current_app.view_functions.get(request.endpoint or "")
     view_class = getattr(view, "view_class", None)
     method = getattr(view_class, request.method.lower(), None) if view_class else view
-    return getattr(method, "media_types", JSON_ONLY)
+    return getattr(method, name, default)
+
+
+def _view_media_types() -> tuple[str, ...]:
+    media_types: tuple[str, ...] = view_attribute("media_types", JSON_ONLY)
+    return media_types
 
 
 def negotiated_type() -> str:

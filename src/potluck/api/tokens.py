@@ -11,6 +11,7 @@ from marshmallow import ValidationError
 
 from ..auth import authenticate, issue_tokens, revoke_current_token, revoke_token_claims
 from ..http import abort, flatten_errors
+from ..idempotency import never_replayed
 from ..models import User
 from ..persistence import commit
 from ..schemas.users import CredentialsSchema, RevokeSchema, TokenSchema
@@ -53,6 +54,7 @@ class Tokens(MethodView):
         security=[{}, {"basicAuth": []}],
     )
     @blp.response(200, TokenSchema)
+    @never_replayed
     @blp.alt_response(400, response="BAD_REQUEST", success=False)
     @blp.alt_response(401, response="UNAUTHORIZED", success=False)
     @blp.alt_response(403, response="FORBIDDEN", success=False)
@@ -107,6 +109,7 @@ def _decoded(token: str) -> dict[str, Any]:
 class TokenRefresh(MethodView):
     @blp.auth_required(refresh=True)
     @blp.response(200, TokenSchema)
+    @never_replayed
     def post(self) -> dict[str, Any]:
         """Trade a refresh token for a new pair; the old refresh token stops working"""
         user: User = current_user
