@@ -49,5 +49,6 @@ def init_app(app: Flask) -> None:
         api.register_blueprint(blueprint, url_prefix=API_PREFIX)
         # The same handlers at the root, for the course's clients (kept out of the docs).
         app.register_blueprint(blueprint, name=f"root_{blueprint.name}", url_prefix="")
+    api.document_http_rules()
     app.register_blueprint(_book_aliases())
     app.register_blueprint(_docs_assets())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 import flask_smorest
 import marshmallow as ma
@@ -52,6 +53,20 @@ class ArgumentsParser(FlaskParser):
             )
         return super().load_json(req, schema)
 
+    def load_querystring(self, req: Any, schema: ma.Schema) -> Any:
+        try:
+            parse_qsl(req.query_string.decode(), keep_blank_values=True, errors="strict")
+        except UnicodeDecodeError:
+            abort(400, "The query string is not valid UTF-8 once percent-decoded.")
+        repeated = {
+            name: ["Give this parameter once."]
+            for name, values in req.args.lists()
+            if len(values) > 1 and not isinstance(schema.fields.get(name), ma.fields.List)
+        }
+        if repeated:
+            abort(400, "Some query parameters were given more than once.", errors=repeated)
+        return super().load_querystring(req, schema)
+
     def _handle_invalid_json_error(
         self, error: Exception, req: Any, *args: Any, **kwargs: Any
     ) -> Any:
@@ -75,6 +90,30 @@ class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
         return decorator
 
 
+_HEADER_PARAMETERS = {
+    "IfNoneMatch": ("If-None-Match", "ETags of copies you hold: 304 if one is current"),
+    "IfModifiedSince": ("If-Modified-Since", "HTTP date: 304 if unchanged since"),
+    "IfMatch": ("If-Match", "ETag you last read: 412 if the resource changed since"),
+    "IdempotencyKey": ("Idempotency-Key", "Retries with the same key get the first answer"),
+}
+# Which header parameters and answers each method adds to every operation.
+_RULES = {
+    "get": (["IfNoneMatch", "IfModifiedSince"], {"304": "NOT_MODIFIED"}),
+    "post": (
+        ["IdempotencyKey"],
+        {
+            "409": "CONFLICT",
+            "415": "UNSUPPORTED_MEDIA_TYPE",
+            "413": "REQUEST_ENTITY_TOO_LARGE",
+            "422": "UNPROCESSABLE_ENTITY",
+        },
+    ),
+    "put": (["IfMatch"], {"412": "PRECONDITION_FAILED", "409": "CONFLICT"}),
+    "patch": (["IfMatch"], {"412": "PRECONDITION_FAILED", "409": "CONFLICT"}),
+    "delete": (["IfMatch"], {"412": "PRECONDITION_FAILED", "409": "CONFLICT"}),
+}
+
+
 class Api(flask_smorest.Api):  # type: ignore[misc]
     ERROR_SCHEMA = ProblemSchema
     DEFAULT_RESPONSE_CONTENT_TYPE = "application/json"
@@ -90,6 +129,33 @@ class Api(flask_smorest.Api):  # type: ignore[misc]
             content = response.get("content", {})
             if "application/json" in content and "schema" in content["application/json"]:
                 content[PROBLEM_JSON] = content.pop("application/json")
+
+    def document_http_rules(self) -> None:
+        """Add what every endpoint honours (conditional requests, idempotency, 406, 500) to
+        each operation of the OpenAPI document, once the resources are registered."""
+        for path, operations in self.spec._paths.items():
+            for method, operation in operations.items():
+                if method not in _RULES:
+                    continue  # path-level "parameters", not an operation
+                headers, answers = _RULES[method]
+                if "/tokens" in path:
+                    headers, answers = [], {}  # logins are neither replayed nor versioned
+                operation.setdefault("parameters", []).extend(
+                    {
+                        "in": "header",
+                        "name": _HEADER_PARAMETERS[name][0],
+                        "description": _HEADER_PARAMETERS[name][1],
+                        "schema": {"type": "string"},
+                    }
+                    for name in headers
+                )
+                responses = operation.setdefault("responses", {})
+                for status, component in {
+                    **answers,
+                    "406": "NOT_ACCEPTABLE",
+                    "500": "INTERNAL_SERVER_ERROR",
+                }.items():
+                    responses.setdefault(status, self.spec.components.get_ref("response", component))
 
     def init_app(self, app: Flask, *args: Any, **kwargs: Any) -> None:
         super().init_app(app, *args, **kwargs)
