@@ -135,8 +135,10 @@ _ERROR_PAGE = """<!doctype html><html lang="en"><meta charset="utf-8">
 <h1>{{ title }}</h1><p>{{ detail }}</p><p><a href="/">Back to Potluck</a></p></main></html>"""
 
 
-def handle_http_exception(error: HTTPException) -> Response:
+def handle_http_exception(error: HTTPException) -> Response | Any:
     """The one error handler: problem+json for the API, an HTML page for browsers."""
+    if error.response is not None:
+        return error.response  # a complete answer was raised (e.g. a 304)
     status = error.code or 500
     if status >= 500:
         original = getattr(error, "original_exception", None)

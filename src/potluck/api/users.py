@@ -58,6 +58,7 @@ class Users(MethodView):
 
 @blp.route("/users/<string:username>")
 class UserItem(MethodView):
+    @blp.etag
     @blp.response(200, UserSchema)
     @blp.alt_response(404, response="NOT_FOUND", success=False)
     def get(self, username: str) -> User:
