@@ -238,7 +238,9 @@ def test_every_operation_documents_its_errors_as_problem_json(spec: dict[str, An
         if {"bearerAuth": []} in security and "401" not in codes:
             missing.append(f"{method} {path}: takes a token but documents no 401")
         # Header preconditions (If-Match, ...) answer 304/412, not 400; they are not input.
-        validated = [p for p in operation.get("parameters", []) if p.get("in") != "header"]
+        validated = [
+            p for p in operation.get("parameters", []) if p.get("in", "header") != "header"
+        ]
         inputs = validated + (["body"] if "requestBody" in operation else [])
         if inputs and "400" not in codes:
             missing.append(f"{method} {path}: takes input but documents no 400")

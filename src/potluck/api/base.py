@@ -161,7 +161,13 @@ class Api(flask_smorest.Api):  # type: ignore[misc]
                 headers, answers = _RULES[method]
                 if "/tokens" in path:
                     headers, answers = [], {}  # logins are neither replayed nor versioned
-                operation.setdefault("parameters", []).extend(
+                parameters = operation.setdefault("parameters", [])
+                # smorest's @etag documents its headers as refs like IF_NONE_MATCH.
+                present = {
+                    str(p.get("name") or p.get("$ref", "")).rsplit("/", 1)[-1].replace("_", "-")
+                    for p in parameters
+                }
+                parameters.extend(
                     {
                         "in": "header",
                         "name": _HEADER_PARAMETERS[name][0],
@@ -169,6 +175,7 @@ class Api(flask_smorest.Api):  # type: ignore[misc]
                         "schema": {"type": "string"},
                     }
                     for name in headers
+                    if _HEADER_PARAMETERS[name][0].upper() not in {h.upper() for h in present}
                 )
                 responses = operation.setdefault("responses", {})
                 for status, component in {
