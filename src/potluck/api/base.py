@@ -88,6 +88,9 @@ class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
             response = Response(status=304, headers={"ETag": quote_etag(etag)})
             raise NotModified(response=response)
 
+    def _is_etag_enabled(self) -> bool:
+        return True  # also under the root aliases, which are not registered with the Api
+
     def _check_precondition(self) -> None:
         pass  # If-Match is optional: a client that sends it gets 412 on a stale copy
 
