@@ -106,6 +106,7 @@ def server(tmp_path: Path) -> Any:
         "POTLUCK_ENV": "testing",
         "SECRET_KEY": TEST_SECRET,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
+        "ACCESS_LOG": "1",
         "POTLUCK_INSTANCE_PATH": str(tmp_path),
     }
     setup = subprocess.run(
@@ -144,7 +145,7 @@ def test_serve_answers_over_keep_alive_connections(server: Any) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     statuses = []
     for path in ("/api/v1/recipes", "/api/v1/openapi.json", "/api/v1/nope"):
-        connection.request("GET", path)
+        connection.request("GET", path, headers={"X-Request-ID": f"trace{len(path)}"})
         response = connection.getresponse()
         response.read()
         statuses.append((response.status, response.version, response.getheader("Connection")))
@@ -155,5 +156,8 @@ def test_serve_answers_over_keep_alive_connections(server: Any) -> None:
     assert all(version == 11 for _, version, _ in statuses)
     assert all((header or "").lower() != "close" for _, _, header in statuses)
     banner = log.read_text()
+    # Each request is logged once, with the request id the client sent.
+    assert '[trace15]: 127.0.0.1 "GET /api/v1/recipes" 200' in banner
+    assert '[trace12]: 127.0.0.1 "GET /api/v1/nope" 404' in banner
     assert f"Potluck is serving on http://127.0.0.1:{port}/" in banner
     assert f"docs: http://127.0.0.1:{port}/api/v1/docs" in banner

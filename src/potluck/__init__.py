@@ -38,10 +38,7 @@ def create_app(
         "json_serializer": lambda value: orjson.dumps(value).decode(),
         "json_deserializer": orjson.loads,
     }
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s",
-    )
+    _configure_logging()
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")).parent.mkdir(
             parents=True, exist_ok=True
@@ -62,6 +59,25 @@ def create_app(
 
     web.init_app(app)
     return app
+
+
+def _configure_logging() -> None:
+    """Our own handler on the `potluck` logger, whatever the server did to the root logger."""
+    logger = logging.getLogger("potluck")
+    if any(isinstance(h, PotluckLogHandler) for h in logger.handlers):
+        return
+    handler = PotluckLogHandler()
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s")
+    )
+    handler.addFilter(headers.RequestIdFilter())
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+class PotluckLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    pass
 
 
 @event.listens_for(Engine, "connect")

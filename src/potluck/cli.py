@@ -63,7 +63,6 @@ def serve(port: int | None, host: str, workers: int | None) -> None:
             "--no-ws",
             "--log-level",
             "info",
-            "--access-log",
             "--factory",
             "potluck:create_app",
         ],

@@ -127,6 +127,7 @@ def load_settings(
         "HSTS_SECONDS": int(
             env.get("HSTS_SECONDS", 63072000 if public_base_url.startswith("https://") else 0)
         ),
+        "ACCESS_LOG": _flag(env.get("ACCESS_LOG"), environment != "testing"),
         "REDIS_URL": env.get("REDIS_URL") or None,
         "CORS_ORIGINS": _list(env.get("CORS_ORIGINS")),
         "TRUSTED_PROXIES": _list(env.get("TRUSTED_PROXIES")),

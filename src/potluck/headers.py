@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import logging
 import re
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -75,7 +76,11 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+access_log = logging.getLogger("potluck.access")
+
+
 def _start() -> None:
+    g.started = time.perf_counter()
     given = request.headers.get("X-Request-ID", "")
     g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
     if request.blueprint and not request.blueprint.startswith(("web", "docs_assets", "api-docs")):
@@ -132,12 +137,20 @@ def _finish(response: Response) -> Response:
     if len(_view_media_types()) > 1:
         response.vary.add("Accept")
     _gzip(response)
+    if current_app.config["ACCESS_LOG"]:
+        elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        access_log.info(
+            '%s "%s %s" %s %d %.1fms',
+            request.remote_addr,
+            request.method,
+            request.full_path.rstrip("?"),
+            response.status_code,
+            response.calculate_content_length() or 0,
+            elapsed,
+        )
     return response
 
 
 def init_app(app: Flask) -> None:
     app.before_request(_start)
     app.after_request(_finish)
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, RequestIdFilter) for f in handler.filters):
-            handler.addFilter(RequestIdFilter())
