@@ -46,7 +46,8 @@ def view_attribute(name: str, default: Any) -> Any:
     """An attribute a decorator set on the view (or MethodView method) serving this request."""
     view = current_app.view_functions.get(request.endpoint or "")
     view_class = getattr(view, "view_class", None)
-    method = getattr(view_class, request.method.lower(), None) if view_class else view
+    verb = "get" if request.method == "HEAD" else request.method.lower()  # HEAD runs GET
+    method = getattr(view_class, verb, None) if view_class else view
     return getattr(method, name, default)
 
 
