@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import marshmallow as ma
@@ -54,7 +54,23 @@ class StrictInteger(fields.Integer):
         return super()._validated(value)
 
 
-class Lines(fields.Field):  # type: ignore[type-arg]
+class _StringList(fields.Field):  # type: ignore[type-arg]
+    """A JSON list of strings, or one string split into items by `split`."""
+
+    split: Callable[[str], list[str]]  # how the one-string form splits into items
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return list(value or [])
+
+    def _strings(self, value: Any) -> list[str]:
+        if isinstance(value, str):
+            value = self.split(value)
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise self.make_error("invalid")
+        return value
+
+
+class Lines(_StringList):
     """A list of lines; a newline-separated string is accepted too. Blank lines are dropped."""
 
     default_error_messages = {  # noqa: RUF012 - marshmallow's own convention
@@ -63,17 +79,12 @@ class Lines(fields.Field):  # type: ignore[type-arg]
         "too_long": f"Each line must be at most {MAX_LINE_LENGTH} characters.",
     }
 
-    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
-        return list(value or [])
+    split = staticmethod(str.splitlines)
 
     def _deserialize(
         self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
     ) -> list[str]:
-        if isinstance(value, str):
-            value = value.splitlines()
-        if not isinstance(value, list) or not all(isinstance(line, str) for line in value):
-            raise self.make_error("invalid")
-        lines = [clean_text(line) for line in value]
+        lines = [clean_text(line) for line in self._strings(value)]
         lines = [line for line in lines if line]
         if len(lines) > MAX_LINES:
             raise self.make_error("too_many")
@@ -82,7 +93,7 @@ class Lines(fields.Field):  # type: ignore[type-arg]
         return lines
 
 
-class Tags(fields.Field):  # type: ignore[type-arg]
+class Tags(_StringList):
     """Tag names: lowercased, stripped, de-duplicated, order kept."""
 
     default_error_messages = {  # noqa: RUF012 - marshmallow's own convention
@@ -94,18 +105,13 @@ class Tags(fields.Field):  # type: ignore[type-arg]
         ),
     }
 
-    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
-        return list(value or [])
+    split = staticmethod(lambda text: text.split(","))
 
     def _deserialize(
         self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
     ) -> list[str]:
-        if isinstance(value, str):
-            value = value.split(",")
-        if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
-            raise self.make_error("invalid")
         tags: list[str] = []
-        for raw in value:
+        for raw in self._strings(value):
             tag = " ".join(clean_text(raw).lower().split())
             if not tag:
                 continue
