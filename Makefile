@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum
 PORT ?= 8000
 export PORT
 
-.PHONY: run test lint format test-sqlite test-postgres clean
+.PHONY: run test lint format test-sqlite test-postgres bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ test-postgres: $(STAMP)
 	scripts/with-postgres.sh $(BIN)/pytest
 
 test: lint test-sqlite test-postgres
+
+bench: $(STAMP)
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq wrk; }
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) .tmp
