@@ -14,7 +14,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from . import api, auth, http
+from . import api, auth, http, storage
 from .config import load_settings
 from .extensions import db, jwt, migrate
 
@@ -50,6 +50,7 @@ def create_app(
     migrate.init_app(app, db, directory=app.config["MIGRATIONS_DIR"], render_as_batch=True)
     jwt.init_app(app)
     http.init_app(app)
+    storage.init_app(app)
     auth.init_app(app)
     api.init_app(app)
 

@@ -205,5 +205,7 @@ class RecipeCover(db.Model):  # type: ignore[name-defined,misc]
 class UserAvatar(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "user_avatars"
 
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     image_hash: Mapped[str] = mapped_column(ForeignKey("images.hash"), index=True)

@@ -47,8 +47,8 @@ class MediaStorage(Protocol):
     def names(self) -> Iterator[str]:
         """Every stored file name (never a half-written one)."""
 
-    def remove_stale_uploads(self) -> list[str]:
-        """Delete leftovers of uploads interrupted by a crash; returns what was removed."""
+    def stale_uploads(self, *, remove: bool) -> list[str]:
+        """Leftovers of uploads interrupted by a crash (deleted with `remove`)."""
 
 
 def _checked(name: str) -> str:
@@ -105,16 +105,17 @@ class LocalMediaStorage:
             if entry.is_file() and not entry.name.startswith(_TEMP_PREFIX):
                 yield entry.name
 
-    def remove_stale_uploads(self) -> list[str]:
+    def stale_uploads(self, *, remove: bool) -> list[str]:
         if not self.root.is_dir():
             return []
         cutoff = time.time() - STALE_TEMP_SECONDS
-        removed = []
+        stale = []
         for entry in os.scandir(self.root):
             if entry.name.startswith(_TEMP_PREFIX) and entry.stat().st_mtime < cutoff:
-                os.unlink(entry.path)
-                removed.append(entry.name)
-        return removed
+                stale.append(entry.name)
+                if remove:
+                    os.unlink(entry.path)
+        return stale
 
 
 def media_storage() -> MediaStorage:

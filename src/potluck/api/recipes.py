@@ -11,6 +11,7 @@ from flask_jwt_extended import current_user
 from ..auth import current_user_or_none
 from ..extensions import db
 from ..http import abort
+from ..media import release_images
 from ..models import Recipe, User
 from ..pagination import paginate
 from ..persistence import commit
@@ -96,9 +97,12 @@ class RecipeItem(MethodView):
     @blp.alt_response(403, response="FORBIDDEN", success=False)
     @blp.alt_response(404, response="NOT_FOUND", success=False)
     def delete(self, recipe_id: int) -> None:
-        """Delete a recipe"""
-        db.session.delete(writable_recipe(recipe_id, current_user))
+        """Delete a recipe (and its cover, unless another recipe shows the same image)"""
+        recipe = writable_recipe(recipe_id, current_user)
+        cover = recipe.cover_hash
+        db.session.delete(recipe)
         commit()
+        release_images([cover])
 
 
 @blp.route("/recipes/<int:recipe_id>/publish")
