@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import re
+import tempfile
+from collections.abc import Iterator
 from http import HTTPStatus
-from typing import Any, NoReturn
+from typing import IO, Any, NoReturn
 
 from flask import Blueprint as FlaskBlueprint
 from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_jwt_extended import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
-from werkzeug.wsgi import wrap_file
+from werkzeug.formparser import parse_form_data
 
 from ..auth import current_user_or_none
 from ..extensions import db
@@ -22,7 +24,7 @@ from ..models import StoredImage, User
 from ..persistence import commit
 from ..recipes import readable_recipe, writable_recipe
 from ..schemas.images import ImageOutputSchema, upload_body
-from ..storage import media_storage
+from ..storage import MediaStorage, media_storage
 from .base import Blueprint
 
 blp = Blueprint("images", __name__, description="Recipe covers and user avatars")
@@ -39,6 +41,31 @@ def _too_large(limit: int) -> NoReturn:
     abort(413, f"Images can be at most {limit // 1024 // 1024} MiB; resize it and try again.")
 
 
+def _read_upload(field: str, limit: int) -> bytes | None:
+    """The bytes of one multipart file field, or None; 413 as soon as the body passes the cap."""
+    spools: list[IO[bytes]] = []
+
+    def spool(*args: Any, **kwargs: Any) -> IO[bytes]:
+        # Tracked, so a body cut off mid-file never leaves an open temporary file behind.
+        spools.append(tempfile.SpooledTemporaryFile(max_size=512 * 1024))  # noqa: SIM115
+        return spools[-1]
+
+    try:
+        _, _, files = parse_form_data(
+            request.environ,
+            stream_factory=spool,
+            max_content_length=limit + MULTIPART_SLACK,
+            max_form_parts=20,
+        )
+        upload = files.get(field)
+        return None if upload is None else upload.stream.read(limit + 1)
+    except RequestEntityTooLarge:
+        _too_large(limit)
+    finally:
+        for stream in spools:
+            stream.close()
+
+
 def uploaded_image(field: str) -> ProcessedImage:
     """The multipart file `field`, size-capped while it streams in, validated and processed."""
     limit = current_app.config["MAX_IMAGE_BYTES"]
@@ -46,15 +73,10 @@ def uploaded_image(field: str) -> ProcessedImage:
         abort(415, f"Send the image as multipart/form-data, in a file field named {field!r}.")
     if (request.content_length or 0) > limit + MULTIPART_SLACK:
         _too_large(limit)  # refused before a byte of the body is read
-    request.max_content_length = limit + MULTIPART_SLACK
-    try:
-        upload = request.files.get(field)
-    except RequestEntityTooLarge:
-        _too_large(limit)
-    if upload is None:
+    data = _read_upload(field, limit)
+    if data is None:
         message = f"Send the image in a multipart file field named {field!r}."
         abort(400, message, errors={field: ["Missing file."]})
-    data = upload.stream.read(limit + 1)
     if len(data) > limit:
         _too_large(limit)
     try:
@@ -158,27 +180,25 @@ class MyAvatar(MethodView):
         release_images([previous])
 
 
+def _chunks(storage: MediaStorage, name: str) -> Iterator[bytes]:
+    # Opened on first read, so a 304, a HEAD or a 416 never opens the file at all.
+    with storage.open(name) as stream:
+        while chunk := stream.read(64 * 1024):
+            yield chunk
+
+
 @media.get("/media/<string:name>")
 def media_file(name: str) -> Response:
     """A stored image: content-addressed, so cached forever; byte ranges and revalidation."""
-    stored = media_storage().stat(name) if _MEDIA_NAME.match(name) else None
+    storage = media_storage()
+    stored = storage.stat(name) if _MEDIA_NAME.match(name) else None
     if stored is None:
         abort(404, "There is no image at this URL; get the current URL from the API.")
-    try:
-        stream = media_storage().open(name)
-    except FileNotFoundError:
-        abort(404, "There is no image at this URL; get the current URL from the API.")
-    response = Response(
-        wrap_file(request.environ, stream), mimetype=OUTPUT_CONTENT_TYPE, direct_passthrough=True
-    )
+    response = Response(_chunks(storage, name), mimetype=OUTPUT_CONTENT_TYPE)
     response.content_length = stored.size
     response.set_etag(name.removesuffix(".webp"))
     response.last_modified = stored.modified
     response.headers["Cache-Control"] = IMMUTABLE
     response.headers["X-Content-Type-Options"] = "nosniff"
-    try:
-        response.make_conditional(request.environ, accept_ranges=True, complete_length=stored.size)
-    except BaseException:
-        stream.close()  # e.g. 416: the file is never sent
-        raise
+    response.make_conditional(request.environ, accept_ranges=True, complete_length=stored.size)
     return response
