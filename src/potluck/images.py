@@ -131,9 +131,16 @@ def _encode(image: Image.Image) -> bytes:
 
 
 def _resized(image: Image.Image, longest_side: int) -> Image.Image:
-    copy = image.copy() if max(image.size) > longest_side else image
-    copy.thumbnail((longest_side, longest_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
-    return copy
+    """A new, smaller image (never a full-size copy), or the image itself if it is small."""
+    scale = longest_side / max(image.size)
+    if scale >= 1:
+        return image
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    factor = int(1 / scale / 1.5)
+    if factor > 1:
+        # Box-reduce first: Pillow premultiplies RGBA in a full-size copy before resizing.
+        image = image.reduce(factor)
+    return image.resize(size, Image.Resampling.LANCZOS)
 
 
 def process_image(data: bytes, *, max_pixels: int) -> ProcessedImage:
