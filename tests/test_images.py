@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
+import zipfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -98,6 +99,7 @@ ACCEPTED_UPLOADS = {
     "webp": (lambda: encoded(photo((500, 500)), "WEBP"), "picture.webp"),
     "animated gif": (_animated_gif, "anim.gif"),
     "named wrongly": (lambda: encoded(photo(), "PNG"), "notes.txt"),
+    "cmyk jpeg": (lambda: encoded(photo().convert("CMYK"), "JPEG"), "print.jpg"),
 }
 
 
@@ -127,8 +129,7 @@ def test_each_format_is_accepted_and_served_as_webp(
     picture = decoded(large.data)
     assert picture.format == "WEBP"
     assert picture.size == (body["width"], body["height"])
-    if kind == "png with alpha":
-        assert picture.mode == "RGBA"
+    assert picture.mode == ("RGBA" if kind == "png with alpha" else "RGB")
     if kind == "animated gif":
         red, _green, blue = picture.convert("RGB").getpixel((60, 40))  # type: ignore[misc]
         assert red > 200
@@ -247,6 +248,14 @@ def _polyglot() -> bytes:
     return encoded(Image.new("RGB", (10, 10), "red"), "GIF") + b"<html><script>alert(1)</script>"
 
 
+def _gifar() -> bytes:
+    # A GIF with a JAR (a ZIP) appended: the classic GIFAR.
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as jar:
+        jar.writestr("Evil.class", b"\xca\xfe\xba\xbe")
+    return encoded(Image.new("RGB", (10, 10), "red"), "GIF") + archive.getvalue()
+
+
 REFUSED = {
     "svg with a script": (
         b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
@@ -255,7 +264,8 @@ REFUSED = {
     ),
     "html named .jpg": (b"<!doctype html><h1>hi</h1>", "photo.jpg", "image/jpeg"),
     "pdf": (b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF", "menu.png", "image/png"),
-    "polyglot": (_polyglot(), "photo.gif", "image/gif"),
+    "html polyglot": (_polyglot(), "photo.gif", "image/gif"),
+    "gifar": (_gifar(), "photo.gif", "image/gif"),
     "truncated jpeg": (_truncated_jpeg(), "photo.jpg", "image/jpeg"),
     "zero bytes": (b"", "photo.jpg", "image/jpeg"),
     "bmp": (encoded(Image.new("RGB", (10, 10)), "BMP"), "photo.bmp", "image/bmp"),

@@ -25,11 +25,12 @@ SIZES = {"large": 1600, "thumbnail": 400}
 WEBP_QUALITY = 80
 MEDIA_URL_PREFIX = "/media/"
 
-# Markers of active content (HTML, SVG, PDF, ZIP/JAR). A real photo never contains them;
-# a polyglot that is both an image and a document does, so it is refused outright.
+# Markers of another format (HTML, SVG, PDF, ZIP/JAR) where readers and sniffers look for
+# them: the first and the last KiB. Only there, so compressed pixel data never trips them.
 _ACTIVE_CONTENT = re.compile(
-    rb"<(?:script|html|svg|body|iframe|!doctype)[\s>/]|%PDF-|PK\x03\x04", re.IGNORECASE
+    rb"<(?:script|html|svg|body|iframe|!doctype)[\s>/]|%PDF-|PK\x05\x06", re.IGNORECASE
 )
+_SNIFFED_BYTES = 1024
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
@@ -74,7 +75,7 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
     """Identify the image from its header only, refusing bombs before any pixel is decoded."""
     if not data:
         raise _unsupported("The file is empty.")
-    if _ACTIVE_CONTENT.search(data):
+    if _ACTIVE_CONTENT.search(data[:_SNIFFED_BYTES] + b"\n" + data[-_SNIFFED_BYTES:]):
         raise _unsupported("The file contains HTML, SVG, PDF or archive content.")
     try:
         with warnings.catch_warnings():
