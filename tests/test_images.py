@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import EnvironBuilder, encode_multipart, run_wsgi_app
 
+from potluck.media import release_images
 from potluck.models import StoredImage
 from potluck.storage import LocalMediaStorage
 
@@ -629,3 +630,26 @@ def test_openapi_documents_the_uploads(client: FlaskClient) -> None:
         assert {"200", "400", "403", "413", "415"} <= set(put["responses"])
     recipe = spec["components"]["schemas"]["RecipeOutput"]["properties"]
     assert {"cover", "cover_url"} <= set(recipe)
+
+
+def test_an_image_in_use_is_never_released(
+    app: Flask,
+    db: Any,
+    auth_headers: dict[str, str],
+    recipe: dict[str, Any],
+    upload: Callable[..., Any],
+) -> None:
+    body = upload(cover_url(recipe), jpeg(), auth_headers).json
+    image_hash = body["large"].removeprefix("/media/").split("-")[0]
+    assert release_images([image_hash, None]) == []
+    assert image_rows(db) == 1
+    assert len(media_files(app)) == 2
+
+
+def test_the_avatar_alias_leaves_a_user_called_avatar_reachable(
+    client: FlaskClient, register: Callable[..., dict[str, Any]]
+) -> None:
+    register("avatar")
+    response = client.get("/users/avatar")
+    assert response.status_code == 200
+    assert response.json["username"] == "avatar"
