@@ -627,7 +627,7 @@ def test_openapi_documents_the_uploads(client: FlaskClient) -> None:
         put = spec["paths"][path]["put"]
         schema = put["requestBody"]["content"]["multipart/form-data"]["schema"]
         assert schema["properties"][field]["format"] == "binary"
-        assert {"200", "400", "403", "413", "415"} <= set(put["responses"])
+        assert {"200", "201", "400", "403", "413", "415"} <= set(put["responses"])
     recipe = spec["components"]["schemas"]["RecipeOutput"]["properties"]
     assert {"cover", "cover_url"} <= set(recipe)
 

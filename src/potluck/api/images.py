@@ -118,7 +118,8 @@ class RecipeCoverImage(MethodView):
 
     @blp.auth_required()
     @blp.doc(requestBody=upload_body("cover"))
-    @blp.response(200, ImageOutputSchema, description="Replaced (201 when it is the first)")
+    @blp.response(200, ImageOutputSchema, description="Replaced")
+    @blp.alt_response(201, schema=ImageOutputSchema, description="The first one", success=True)
     @_documented
     def put(self, recipe_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Upload a recipe's cover (multipart field `cover`); only its author may"""
@@ -155,7 +156,8 @@ class MyAvatar(MethodView):
 
     @blp.auth_required()
     @blp.doc(requestBody=upload_body("avatar"))
-    @blp.response(200, ImageOutputSchema, description="Replaced (201 when it is the first)")
+    @blp.response(200, ImageOutputSchema, description="Replaced")
+    @blp.alt_response(201, schema=ImageOutputSchema, description="The first one", success=True)
     @_documented
     def put(self) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Upload your avatar (multipart field `avatar`)"""
