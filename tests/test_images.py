@@ -653,3 +653,36 @@ def test_the_avatar_alias_leaves_a_user_called_avatar_reachable(
     response = client.get("/users/avatar")
     assert response.status_code == 200
     assert response.json["username"] == "avatar"
+
+
+def _profile_with_red_and_blue_swapped() -> bytes:
+    """An RGB ICC profile whose red and blue primaries are swapped: an sRGB conversion
+    turns its red pixels blue, which plain pass-through would not."""
+    profile = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    (count,) = struct.unpack(">I", profile[128:132])
+    table = {bytes(profile[132 + 12 * i : 136 + 12 * i]): 132 + 12 * i for i in range(count)}
+    red, blue = table[b"rXYZ"] + 4, table[b"bXYZ"] + 4
+    profile[red : red + 8], profile[blue : blue + 8] = (
+        profile[blue : blue + 8],
+        profile[red : red + 8],
+    )
+    return bytes(profile)
+
+
+def test_colours_are_converted_to_srgb_by_the_embedded_profile(
+    client: FlaskClient,
+    auth_headers: dict[str, str],
+    recipe: dict[str, Any],
+    upload: Callable[..., Any],
+) -> None:
+    tagged = encoded(
+        Image.new("RGB", (64, 64), (220, 30, 30)),
+        "PNG",
+        icc_profile=_profile_with_red_and_blue_swapped(),
+    )
+    body = upload(cover_url(recipe), tagged, auth_headers, filename="tagged.png").json
+    picture = decoded(client.get(body["large"]).data)
+    red, _green, blue = picture.getpixel((32, 32))  # type: ignore[misc]
+    assert blue > 180
+    assert red < 60
+    assert "icc_profile" not in picture.info
