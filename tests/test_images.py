@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import struct
+import threading
 import zipfile
 import zlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -686,3 +688,35 @@ def test_colours_are_converted_to_srgb_by_the_embedded_profile(
     assert blue > 180
     assert red < 60
     assert "icc_profile" not in picture.info
+
+
+def test_simultaneous_uploads_of_one_image_share_one_copy(
+    app: Flask,
+    db: Any,
+    client: FlaskClient,
+    auth_headers: dict[str, str],
+    make_recipe: Callable[..., dict[str, Any]],
+) -> None:
+    recipes = [make_recipe(auth_headers) for _ in range(4)]
+    data = jpeg(seed=9)
+    boundary, body = encode_multipart({"cover": FileStorage(io.BytesIO(data), filename="a.jpg")})
+    start = threading.Barrier(len(recipes))
+
+    def put_cover(recipe: dict[str, Any]) -> tuple[int, Any]:
+        own_client = app.test_client()
+        start.wait()
+        response = own_client.put(
+            cover_url(recipe),
+            data=body,
+            content_type=f"multipart/form-data; boundary={boundary}",
+            headers=auth_headers,
+        )
+        return response.status_code, response.json
+
+    with ThreadPoolExecutor(len(recipes)) as pool:
+        results = list(pool.map(put_cover, recipes))
+    assert [status for status, _ in results] == [201] * len(recipes)
+    assert len({body["large"] for _, body in results}) == 1
+    assert len(media_files(app)) == 2
+    assert image_rows(db) == 1
+    assert client.get(results[0][1]["large"]).status_code == 200
