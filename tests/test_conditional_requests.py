@@ -131,7 +131,10 @@ def test_if_none_match_wins_over_if_modified_since(
     read = client.get(url)
     both = client.get(
         url,
-        headers={"If-None-Match": '"someone-elses"', "If-Modified-Since": read.headers["Last-Modified"]},
+        headers={
+            "If-None-Match": '"someone-elses"',
+            "If-Modified-Since": read.headers["Last-Modified"],
+        },
     )
     assert both.status_code == 200
     assert both.json == read.json
@@ -174,6 +177,44 @@ def test_if_match_star_and_lists(
     assert client.get(url).json["cook_time"] == 50
 
 
+@pytest.mark.parametrize("method", ["patch", "put", "delete"])
+def test_if_none_match_on_a_write_is_412_when_it_matches(
+    client: FlaskClient, auth_headers: dict[str, str], make_recipe: MakeRecipe, method: str
+) -> None:
+    """RFC 9110, 13.1.2: a false If-None-Match stops any method but GET/HEAD with a 412."""
+    url = f"/api/v1/recipes/{make_recipe(auth_headers)['id']}"
+    read = client.get(url)
+    for header in ("*", read.headers["ETag"]):
+        response = getattr(client, method)(
+            url, json={"name": "Changed"}, headers={**auth_headers, "If-None-Match": header}
+        )
+        assert_problem(response, 412)
+    assert client.get(url).json == read.json
+
+
+def test_if_unmodified_since_guards_writes(
+    client: FlaskClient, auth_headers: dict[str, str], make_recipe: MakeRecipe
+) -> None:
+    """RFC 9110, 13.1.4: evaluated when If-Match is absent and a Last-Modified exists."""
+    url = f"/api/v1/recipes/{make_recipe(auth_headers)['id']}"
+    read = client.get(url)
+    modified_at = parse_date(read.headers["Last-Modified"])
+    assert modified_at is not None
+    before = http_date(modified_at - timedelta(days=1))
+    stale = client.patch(
+        url, json={"name": "Changed"}, headers={**auth_headers, "If-Unmodified-Since": before}
+    )
+    assert_problem(stale, 412)
+    assert client.get(url).json == read.json
+    current = client.patch(
+        url,
+        json={"name": "Changed"},
+        headers={**auth_headers, "If-Unmodified-Since": read.headers["Last-Modified"]},
+    )
+    assert current.status_code == 200
+    assert current.json["name"] == "Changed"
+
+
 def test_the_etag_changes_with_the_authors_profile(
     client: FlaskClient, auth_headers: dict[str, str], make_recipe: MakeRecipe
 ) -> None:
@@ -212,7 +253,9 @@ def test_head_gives_the_headers_of_get_and_no_body(
         k: v for k, v in got.headers.items() if k not in skip
     }
     assert head.headers["ETag"] == got.headers["ETag"]
-    assert_not_modified(client.head(url, headers={"If-None-Match": got.headers["ETag"]}), got.headers["ETag"])
+    assert_not_modified(
+        client.head(url, headers={"If-None-Match": got.headers["ETag"]}), got.headers["ETag"]
+    )
 
 
 def test_a_list_has_an_etag_that_changes_with_its_content(
@@ -241,7 +284,10 @@ def test_a_draft_published_changes_the_lists_etag(
     first = client.get(LIST)
     assert first.json["total"] == 0
     etag = first.headers["ETag"]
-    assert client.put(f"/api/v1/recipes/{draft['id']}/publish", headers=auth_headers).status_code == 204
+    assert (
+        client.put(f"/api/v1/recipes/{draft['id']}/publish", headers=auth_headers).status_code
+        == 204
+    )
     after = client.get(LIST, headers={"If-None-Match": etag})
     assert after.status_code == 200
     assert after.headers["ETag"] != etag

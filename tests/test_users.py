@@ -18,7 +18,7 @@ from potluck.models import User
 
 PROBLEM = "application/problem+json"
 NEW_USER = {"username": "carol", "email": "Carol@Example.COM", "password": PASSWORD}
-PUBLIC_FIELDS = {"id", "username", "display_name", "bio", "avatar_url", "created_at"}
+PUBLIC_FIELDS = {"id", "username", "display_name", "bio", "avatar_url", "avatar", "created_at"}
 PRIVATE_FIELDS = PUBLIC_FIELDS | {"email", "updated_at"}
 
 

@@ -1,14 +1,14 @@
 """HTTP: user versions for ETags, idempotency keys, cache generations
 
 Revision ID: 0004_http
-Revises: 0001
+Revises: 0003_images
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_http"
-down_revision = "0001"
+down_revision = "0003_images"
 branch_labels = None
 depends_on = None
 

@@ -14,7 +14,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from . import api, auth, cache, headers, http, idempotency, proxies
+from . import api, auth, cache, headers, http, idempotency, proxies, storage
 from .config import load_settings
 from .extensions import db, jwt, migrate
 
@@ -52,6 +52,7 @@ def create_app(
     cache.init_app(app)
     idempotency.init_app(app)
     proxies.init_app(app)
+    storage.init_app(app)
     auth.init_app(app)
     api.init_app(app)
 

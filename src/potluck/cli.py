@@ -1,4 +1,4 @@
-"""The `potluck` admin command: serve, db (Alembic), setup, seed and user management."""
+"""The `potluck` admin command: serve, db (Alembic), setup, seed, users and media."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from . import create_app
 from .auth import hash_password
 from .extensions import db
+from .media import check_media
 from .models import User
 from .persistence import commit
 from .seed import seed_database
@@ -119,3 +120,29 @@ def create_user(username: str, email: str, password: str) -> None:
         data = getattr(error, "data", {}) or {}
         raise click.ClickException(data.get("message", str(error))) from None
     click.echo(f"Created user {username}.")
+
+
+@main.group()
+def media() -> None:
+    """Manage stored images."""
+
+
+@media.command("check")
+@click.option("--repair", is_flag=True, help="Make the database and the files agree.")
+@with_appcontext
+def media_check(repair: bool) -> None:
+    """Report drift between image rows and files (exit status 1 when found and not repaired)."""
+    report = check_media(repair=repair)
+    for label, items in (
+        ("rows whose files are missing", report.missing_files),
+        ("images no cover or avatar uses", report.unreferenced),
+        ("files with no row", report.orphan_files),
+        ("leftovers of interrupted uploads", report.stale_uploads),
+    ):
+        click.echo(f"{len(items)} {label}" + (": " + ", ".join(items) if items else ""))
+    if report.clean:
+        click.echo("Media storage and database agree.")
+    elif repair:
+        click.echo("Repaired.")
+    else:
+        raise click.ClickException("Drift found; run `potluck media check --repair` to fix it.")

@@ -45,6 +45,12 @@ def none_match(etag: str) -> bool:
     return tags is None or any(tag == _opaque(etag) for _, tag in tags)
 
 
+def _held_form(etag: str) -> str:
+    """The ETag as the client holds it: with the gzip suffix if that is what it sent."""
+    gzipped = etag[:-1] + GZIP_SUFFIX + '"'
+    return gzipped if gzipped in request.headers.get("If-None-Match", "") else etag
+
+
 def not_modified_since(last_modified: datetime | None) -> bool:
     # If-None-Match wins when both are sent (RFC 9110, 13.1.3).
     if last_modified is None or "If-None-Match" in request.headers:
@@ -68,16 +74,30 @@ def not_modified(
         return None
     if none_match(etag) or not_modified_since(last_modified):
         response = Response(status=304)
-        response.headers.update(validator_headers(etag, last_modified))
+        response.headers.update(validator_headers(_held_form(etag), last_modified))
         response.headers.update(extra or {})
         return response
     return None
 
 
-def require_match(current_etag: str | None) -> None:
-    """Honour If-Match on a write: 412 unless the client saw the current representation."""
+def require_match(current_etag: str | None, last_modified: datetime | None = None) -> None:
+    """Honour the preconditions of a write: If-Match must match the current representation,
+    If-None-Match must not (RFC 9110, 13.1.1-2); either failing is a 412."""
+    if current_etag is not None and none_match(current_etag):
+        abort(
+            412,
+            "If-None-Match matches the current representation, so this write is refused.",
+            headers={"ETag": current_etag},
+        )
     header = request.headers.get("If-Match")
     if header is None:
+        since = parse_date(request.headers.get("If-Unmodified-Since"))
+        if since and last_modified and int(last_modified.timestamp()) > int(since.timestamp()):
+            abort(
+                412,
+                "The resource was modified after If-Unmodified-Since; GET it again and retry.",
+                headers={"ETag": current_etag} if current_etag else {},
+            )
         return
     tags = _listed_tags(header)
     if current_etag is not None and (

@@ -94,6 +94,10 @@ def load_settings(
         "MIGRATIONS_DIR": env.get("MIGRATIONS_DIR", str(PROJECT_ROOT / "migrations")),
         "PUBLIC_BASE_URL": public_base_url,
         "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)),
+        # Images: covers and avatars (see images.py for what the limits protect).
+        "MEDIA_ROOT": env.get("MEDIA_ROOT") or str(instance / "media"),
+        "MAX_IMAGE_BYTES": int(env.get("MAX_IMAGE_BYTES", 10 * 1024 * 1024)),
+        "MAX_IMAGE_PIXELS": int(env.get("MAX_IMAGE_PIXELS", 24_000_000)),
         # Passwords: argon2id; tests lower the cost so the suite stays fast.
         "ARGON2_TIME_COST": int(env.get("ARGON2_TIME_COST", 1 if environment == "testing" else 3)),
         "ARGON2_MEMORY_COST": int(

@@ -134,7 +134,8 @@ def _finish(response: Response) -> Response:
     if response.status_code in {204, 304}:
         headers.pop("Content-Type", None)  # no content, so no type either
     if request.blueprint and not request.blueprint.startswith("web"):
-        response.vary.add("Authorization")
+        # Every API answer (a 304 too) may differ by credentials and by content coding.
+        response.vary.update(("Authorization", "Accept-Encoding"))
     if len(_view_media_types()) > 1:
         response.vary.add("Accept")
     _gzip(response)

@@ -1,4 +1,4 @@
-"""Database models: users, recipes and their tags."""
+"""Database models: users, recipes, their tags, and the images they show."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from .extensions import db
+from .images import image_urls
 
 
 def utcnow() -> datetime:
@@ -76,13 +77,24 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     recipes: Mapped[list[Recipe]] = relationship(
         back_populates="author", cascade="all, delete-orphan", passive_deletes=True
     )
+    avatar_image: Mapped[UserAvatar | None] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, lazy="selectin"
+    )
+
+    @property
+    def avatar_hash(self) -> str | None:
+        return self.avatar_image.image_hash if self.avatar_image else None
+
+    @property
+    def avatar(self) -> dict[str, str] | None:
+        return image_urls(self.avatar_hash) if self.avatar_hash else None
 
     # Profiles are part of every recipe they wrote (author), so their version is in its ETag.
     __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
 
     @property
     def avatar_url(self) -> str | None:
-        return None
+        return self.avatar["large"] if self.avatar else None
 
 
 # Case-insensitive uniqueness lives in the database, not in a racy validator.
@@ -135,6 +147,9 @@ class Recipe(db.Model):  # type: ignore[name-defined,misc]
     tag_objects: Mapped[list[Tag]] = relationship(
         secondary=recipe_tags, order_by=Tag.name, lazy="selectin"
     )
+    cover_image: Mapped[RecipeCover | None] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, lazy="selectin"
+    )
 
     # The version column makes every UPDATE check-and-write atomically (optimistic locking).
     __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
@@ -144,8 +159,16 @@ class Recipe(db.Model):  # type: ignore[name-defined,misc]
         return [tag.name for tag in self.tag_objects]
 
     @property
+    def cover_hash(self) -> str | None:
+        return self.cover_image.image_hash if self.cover_image else None
+
+    @property
+    def cover(self) -> dict[str, str] | None:
+        return image_urls(self.cover_hash) if self.cover_hash else None
+
+    @property
     def cover_url(self) -> str | None:
-        return None
+        return self.cover["large"] if self.cover else None
 
     def visible_to(self, user: User | None) -> bool:
         return self.is_publish or (user is not None and user.id == self.author_id)
@@ -182,3 +205,36 @@ class CacheGeneration(db.Model):  # type: ignore[name-defined,misc]
 
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class StoredImage(db.Model):  # type: ignore[name-defined,misc]
+    """A processed upload whose files are in media storage, named by their content hash.
+
+    Covers and avatars refer to it; while one does, the foreign keys forbid deleting the row,
+    which is what keeps a file from being removed under a concurrent upload of the same image.
+    """
+
+    __tablename__ = "images"
+
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RecipeCover(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "recipe_covers"
+
+    recipe_id: Mapped[int] = mapped_column(
+        ForeignKey("recipes.id", ondelete="CASCADE"), primary_key=True
+    )
+    image_hash: Mapped[str] = mapped_column(ForeignKey("images.hash"), index=True)
+
+
+class UserAvatar(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "user_avatars"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    image_hash: Mapped[str] = mapped_column(ForeignKey("images.hash"), index=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response
 from flask_cors import CORS
 
 EXPOSED_HEADERS = [
@@ -60,12 +60,20 @@ class TrustedProxies:
         return self.app(environ, start_response)
 
 
+def _vary_on_origin(response: Response) -> Response:
+    # CORS headers depend on the Origin, so shared caches must key on it too.
+    response.vary.add("Origin")
+    return response
+
+
 def init_app(app: Flask) -> None:
     networks = [
         ipaddress.ip_network(entry, strict=False) for entry in app.config["TRUSTED_PROXIES"]
     ]
     if networks:
         app.wsgi_app = TrustedProxies(app.wsgi_app, networks)  # type: ignore[method-assign]
+    if app.config["CORS_ORIGINS"]:
+        app.after_request(_vary_on_origin)
     CORS(
         app,
         origins=app.config["CORS_ORIGINS"],

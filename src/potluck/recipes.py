@@ -55,7 +55,7 @@ def writable_recipe(recipe_id: int, user: User) -> Recipe:
     recipe = readable_recipe(recipe_id, user)
     if recipe.author_id != user.id:
         abort(403, "Only the author of a recipe can change it.")
-    require_match(recipe_etag(recipe))
+    require_match(recipe_etag(recipe), recipe_last_modified(recipe))
     return recipe
 
 

@@ -7,11 +7,11 @@ from flask import Flask, Response, send_from_directory
 from flask.views import MethodView
 from swagger_ui_bundle import swagger_ui_path
 
-from . import recipes, tokens, users
+from . import images, recipes, tokens, users
 from .base import Api
 
 API_PREFIX = "/api/v1"
-RESOURCES = (users.blp, tokens.blp, recipes.blp)
+RESOURCES = (users.blp, tokens.blp, recipes.blp, images.blp)
 
 api = Api()
 
@@ -23,11 +23,15 @@ class _Revoke(MethodView):
 
 
 def _book_aliases() -> FlaskBlueprint:
-    """`/token`, `/refresh` and `/revoke` from the Flask API course, sharing our handlers."""
+    """`/token`, `/refresh`, `/revoke` and `/users/avatar` from the Flask API course, sharing
+    our handlers."""
     aliases = FlaskBlueprint("book", __name__)
     aliases.add_url_rule("/token", view_func=tokens.Tokens.as_view("token"), methods=["POST"])
     aliases.add_url_rule("/refresh", view_func=tokens.TokenRefresh.as_view("refresh"))
     aliases.add_url_rule("/revoke", view_func=_Revoke.as_view("revoke"))
+    aliases.add_url_rule(
+        "/users/avatar", view_func=images.MyAvatar.as_view("avatar"), methods=["PUT", "DELETE"]
+    )
     return aliases
 
 
@@ -52,3 +56,4 @@ def init_app(app: Flask) -> None:
     api.document_http_rules()
     app.register_blueprint(_book_aliases())
     app.register_blueprint(_docs_assets())
+    app.register_blueprint(images.media)

@@ -53,7 +53,7 @@ class ArgumentsParser(FlaskParser):
             abort(
                 415,
                 f"Send the body as application/json (got {req.mimetype or 'none'}).",
-                headers={"Accept-Post": "application/json"},
+                headers={f"Accept-{req.method.title()}": "application/json"},
             )
         return super().load_json(req, schema)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, url_for
+from flask import Response, request, url_for
 from flask.views import MethodView
 from flask_jwt_extended import current_user
 
@@ -15,6 +15,7 @@ from ..exports import CSV_MIMETYPE, recipes_csv
 from ..extensions import db
 from ..headers import negotiated_type, produces
 from ..http import abort, dumps_json
+from ..media import release_images
 from ..models import Recipe, User
 from ..pagination import paginate
 from ..persistence import commit
@@ -48,6 +49,8 @@ _PAGE_DOC = {"headers": _LINK_HEADER}
 def _representation(recipe: Recipe) -> Any:
     """The recipe with its validators, or a 304 when the client's copy is current."""
     headers = recipe_headers(recipe)
+    if request.method not in {"GET", "HEAD"}:
+        headers["Cache-Control"] = "no-store"  # the answer to a write is never reused
     fresh = not_modified(
         headers["ETag"], recipe_last_modified(recipe), {"Cache-Control": headers["Cache-Control"]}
     )
@@ -132,9 +135,12 @@ class RecipeItem(MethodView):
     @blp.alt_response(403, response="FORBIDDEN", success=False)
     @blp.alt_response(404, response="NOT_FOUND", success=False)
     def delete(self, recipe_id: int) -> None:
-        """Delete a recipe"""
-        db.session.delete(writable_recipe(recipe_id, current_user))
+        """Delete a recipe (and its cover, unless another recipe shows the same image)"""
+        recipe = writable_recipe(recipe_id, current_user)
+        cover = recipe.cover_hash
+        db.session.delete(recipe)
         commit()
+        release_images([cover])
 
 
 @blp.route("/recipes/<int:recipe_id>/publish")

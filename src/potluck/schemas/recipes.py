@@ -6,6 +6,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from .fields import Lines, StrictInteger, StrictSchema, Tags, Text
+from .images import ImageUrlsSchema
 from .users import AuthorSchema
 
 SORT_FIELDS = ("created_at", "updated_at", "name", "cook_time", "num_of_servings", "relevance")
@@ -61,7 +62,15 @@ class RecipeOutputSchema(ma.Schema):
     directions = fields.List(fields.String(), dump_only=True)
     tags = fields.List(fields.String(), dump_only=True)
     is_publish = fields.Boolean(dump_only=True)
-    cover_url = fields.String(dump_only=True, allow_none=True)
+    cover_url = fields.String(
+        dump_only=True, allow_none=True, metadata={"description": "The large size of the cover"}
+    )
+    cover = fields.Nested(
+        ImageUrlsSchema,
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "The cover at every size"},
+    )
     source_url = fields.String(dump_only=True, allow_none=True)
     author = fields.Nested(AuthorSchema, dump_only=True)
     created_at = fields.AwareDateTime(dump_only=True)

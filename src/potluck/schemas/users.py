@@ -6,6 +6,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from .fields import StrictSchema, Text
+from .images import ImageUrlsSchema
 
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,29}$"
 MAX_EMAIL_LENGTH = 254
@@ -46,7 +47,15 @@ class ProfileUpdateSchema(StrictSchema):
 class AuthorSchema(ma.Schema):
     id = fields.Integer(dump_only=True)
     username = fields.String(dump_only=True)
-    avatar_url = fields.String(dump_only=True, allow_none=True)
+    avatar_url = fields.String(
+        dump_only=True, allow_none=True, metadata={"description": "The large size of the avatar"}
+    )
+    avatar = fields.Nested(
+        ImageUrlsSchema,
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "The avatar at every size"},
+    )
 
 
 class UserSchema(AuthorSchema):
