@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from sqlalchemy import event, text
+from sqlalchemy import event, select, text
 
 from potluck import create_app
 from potluck.extensions import db as _db
+from potluck.models import OutboxMail
 
 TEST_SECRET = "test-secret-" + "x" * 40
 PASSWORD = "correct horse battery staple"
@@ -65,8 +67,15 @@ def _empty_tables() -> None:
 
 
 @pytest.fixture
-def app(_schema: None, database_url: str, tmp_path: Path) -> Iterator[Flask]:
-    app = create_app(environ=test_environ(database_url, tmp_path / "instance"))
+def app(
+    _schema: None, database_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Flask]:
+    # Rate limits would trip the many logins of unrelated tests; tests marked
+    # `rate_limits` (test_limits.py) run with them on.
+    limited = request.node.get_closest_marker("rate_limits") is not None
+    app = create_app(
+        {"RATELIMIT_ENABLED": limited}, environ=test_environ(database_url, tmp_path / "instance")
+    )
     with app.app_context():
         _empty_tables()
     yield app
@@ -86,11 +95,38 @@ def db(app: Flask) -> Iterator[Any]:
         yield _db
 
 
+def outbox(app: Flask, recipient: str) -> list[OutboxMail]:
+    """The mails queued for `recipient`, oldest first."""
+    with app.app_context():
+        query = select(OutboxMail).where(OutboxMail.recipient == recipient)
+        mails = list(_db.session.scalars(query.order_by(OutboxMail.id)))
+        _db.session.expunge_all()
+        return mails
+
+
+def activation_path(text_body: str) -> str:
+    """The path of the confirmation link in a mail's text."""
+    match = re.search(r"http://[^/\s]+(/users/activate/\S+)", text_body)
+    assert match, text_body
+    return match.group(1)
+
+
+def confirm_by_mail(client: FlaskClient, email: str) -> None:
+    """Follow the link of the newest confirmation mail in the outbox, as a newcomer does with
+    the mail printed to the log (test_mail.py follows links from mail received over SMTP)."""
+    mail = outbox(client.application, email)[-1]
+    response = client.get(activation_path(mail.text_body))
+    assert response.status_code == 204, response.get_data(as_text=True)
+
+
 @pytest.fixture
 def register(client: FlaskClient) -> Callable[..., dict[str, Any]]:
-    """Register an account through the API; returns its JSON."""
+    """Register an account through the API and confirm it through its mailed link (unless
+    `confirm=False`); returns the registration's JSON."""
 
-    def register(username: str = "alice", email: str | None = None, **extra: Any) -> dict[str, Any]:
+    def register(
+        username: str = "alice", email: str | None = None, confirm: bool = True, **extra: Any
+    ) -> dict[str, Any]:
         body = {
             "username": username,
             "email": email or f"{username}@example.com",
@@ -100,6 +136,8 @@ def register(client: FlaskClient) -> Callable[..., dict[str, Any]]:
         response = client.post("/api/v1/users", json=body)
         assert response.status_code == 201, response.json
         data: dict[str, Any] = response.json
+        if confirm:
+            confirm_by_mail(client, data["email"])
         return data
 
     return register

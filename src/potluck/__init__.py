@@ -14,7 +14,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from . import api, auth, http
+from . import api, api_keys, auth, http, limits, outbox
 from .config import load_settings
 from .extensions import db, jwt, migrate
 
@@ -51,6 +51,9 @@ def create_app(
     jwt.init_app(app)
     http.init_app(app)
     auth.init_app(app)
+    api_keys.init_app(app)
+    limits.init_app(app)
+    outbox.init_app(app)
     api.init_app(app)
 
     from . import web

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
+import threading
 from typing import Any
 
 import click
@@ -16,7 +18,8 @@ from sqlalchemy import func, select
 from . import create_app
 from .auth import hash_password
 from .extensions import db
-from .models import User
+from .models import User, utcnow
+from .outbox import deliver_due, run_sender
 from .persistence import commit
 from .seed import seed_database
 
@@ -103,7 +106,7 @@ def user() -> None:
 @click.password_option()
 @with_appcontext
 def create_user(username: str, email: str, password: str) -> None:
-    """Create an active account."""
+    """Create an active, confirmed account."""
     from .schemas.users import UserCreateSchema
 
     errors = UserCreateSchema().validate(
@@ -112,7 +115,12 @@ def create_user(username: str, email: str, password: str) -> None:
     if errors:
         raise click.BadParameter("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
     db.session.add(
-        User(username=username, email=email.lower(), password_hash=hash_password(password))
+        User(
+            username=username,
+            email=email.lower(),
+            password_hash=hash_password(password),
+            confirmed_at=utcnow(),
+        )
     )
     try:
         commit()
@@ -120,3 +128,19 @@ def create_user(username: str, email: str, password: str) -> None:
         data = getattr(error, "data", {}) or {}
         raise click.ClickException(data.get("message", str(error))) from None
     click.echo(f"Created user {username}.")
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Send what is due now, then exit.")
+@with_appcontext
+def worker(once: bool) -> None:
+    """Deliver the mail outbox (with retries) until stopped; run one or more per deployment."""
+    if once:
+        report = deliver_due()
+        click.echo(f"Sent {report.sent} mails, {report.failed} failed (retried later).")
+        return
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    click.echo("Delivering mail from the outbox; stop with Ctrl-C.")
+    run_sender(current_app._get_current_object(), stop, stop)  # type: ignore[attr-defined]

@@ -9,8 +9,15 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user, decode_token
 from marshmallow import ValidationError
 
+from ..accounts import RESEND_HINT
 from ..auth import authenticate, issue_tokens, revoke_current_token, revoke_token_claims
 from ..http import abort, flatten_errors
+from ..limits import (
+    forget_login_failures,
+    record_login_failure,
+    refuse_throttled_login,
+    strict_limit,
+)
 from ..models import User
 from ..persistence import commit
 from ..schemas.users import CredentialsSchema, RevokeSchema, TokenSchema
@@ -56,23 +63,27 @@ class Tokens(MethodView):
     @blp.alt_response(400, response="BAD_REQUEST", success=False)
     @blp.alt_response(401, response="UNAUTHORIZED", success=False)
     @blp.alt_response(403, response="FORBIDDEN", success=False)
+    @blp.alt_response(429, response="TOO_MANY_REQUESTS", success=False)
+    @strict_limit("LOGIN_RATE_LIMIT", "login attempts from this address")
     def post(self) -> dict[str, Any]:
         """Log in: get an access token and a refresh token"""
         login, password = _credentials()
+        refuse_throttled_login(login)
         user = authenticate(login, password)
         if user is None:
+            record_login_failure(login)
             abort(
                 401,
                 _WRONG_CREDENTIALS,
                 headers={"WWW-Authenticate": 'Basic realm="potluck", charset="UTF-8"'},
             )
-        if not user.is_active:
-            abort(403, "This account is disabled.")
+        forget_login_failures(login)
+        _check_usable(user)
         tokens = issue_tokens(user)
         commit()  # a password rehash may be pending
         return tokens
 
-    @blp.auth_required()
+    @blp.auth_required(api_key=False)
     @blp.arguments(RevokeSchema, required=False)
     @blp.response(204)
     def delete(self, data: dict[str, Any]) -> None:
@@ -89,6 +100,19 @@ class Tokens(MethodView):
                 )
             revoke_token_claims(claims)
         commit()
+
+
+def _check_usable(user: User) -> None:
+    if not user.is_active:
+        abort(403, "This account is disabled; ask the site's administrator.")
+    if not user.is_confirmed:
+        abort(
+            403,
+            f"Confirm your email address first with the link mailed to {user.email}; "
+            f"lost it? {RESEND_HINT}.",
+            type="/problems/unconfirmed-account",
+            title="Account not confirmed",
+        )
 
 
 def _decoded(token: str) -> dict[str, Any]:

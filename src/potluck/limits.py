@@ -1,0 +1,108 @@
+"""Rate limits: the Flask-Limiter extension, its key, its headers and 429 answers, and the
+per-account throttle on failed logins.
+
+Counters live in Redis when REDIS_URL is set (shared by every instance), else in process.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, Response, current_app, g, request
+from flask_limiter import Limiter
+from limits import RateLimitItem, parse
+
+from .http import abort
+
+DEFAULT_LIMITS = {
+    "LOGIN_RATE_LIMIT": "20 per minute",  # per client, any outcome
+    "REGISTRATION_RATE_LIMIT": "10 per hour",
+    "ACCOUNT_MAIL_RATE_LIMIT": "5 per hour",  # resend confirmation, password reset
+    "LOGIN_FAILURES_PER_ACCOUNT_AND_CLIENT": "5 per 15 minutes",
+    "LOGIN_FAILURES_PER_ACCOUNT": "50 per hour",  # guessing spread over many addresses
+}
+
+
+def client_address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def rate_limit_key() -> str:
+    """The signed-in user's id, or else the client's address."""
+    user_id = g.get("authenticated_user_id")
+    return f"user:{user_id}" if user_id is not None else f"ip:{client_address()}"
+
+
+limiter = Limiter(key_func=rate_limit_key, headers_enabled=False, strategy="moving-window")
+
+
+def strict_limit(setting: str, what: str) -> Callable[[Any], Any]:
+    """A limit named in the config, with a 429 detail that says what to do."""
+    return limiter.limit(
+        lambda: str(current_app.config[setting]),
+        error_message=f"Too many {what}; wait for the seconds in Retry-After, then try again.",
+    )
+
+
+def _item(setting: str) -> RateLimitItem:
+    return parse(current_app.config[setting])
+
+
+def _failure_counters(account: str) -> list[tuple[RateLimitItem, tuple[str, ...]]]:
+    account = account.strip().lower()
+    return [
+        (
+            _item("LOGIN_FAILURES_PER_ACCOUNT_AND_CLIENT"),
+            ("login-failures", account, client_address()),
+        ),
+        (_item("LOGIN_FAILURES_PER_ACCOUNT"), ("login-failures", account)),
+    ]
+
+
+def refuse_throttled_login(account: str) -> None:
+    """429 before the password is even checked, once an account has had too many failures."""
+    if not limiter.enabled:
+        return
+    for item, identifiers in _failure_counters(account):
+        if not limiter.limiter.test(item, *identifiers):
+            reset = limiter.limiter.get_window_stats(item, *identifiers).reset_time
+            abort(
+                429,
+                "Too many failed logins for this account; wait for the seconds in Retry-After, "
+                "or reset the password with POST /api/v1/users/password-reset.",
+                headers={"Retry-After": str(max(1, int(reset - time.time())))},
+            )
+
+
+def record_login_failure(account: str) -> None:
+    if limiter.enabled:
+        for item, identifiers in _failure_counters(account):
+            limiter.limiter.hit(item, *identifiers)
+
+
+def forget_login_failures(account: str) -> None:
+    """A successful login clears this client's failures, not those of other clients."""
+    if limiter.enabled:
+        item, identifiers = _failure_counters(account)[0]
+        limiter.limiter.clear(item, *identifiers)
+
+
+def _rate_limit_headers(response: Response) -> Response:
+    current = limiter.current_limit if limiter.enabled else None
+    if current is not None:
+        reset = max(0, int(current.reset_at - time.time()))
+        response.headers["RateLimit-Limit"] = str(current.limit.amount)
+        response.headers["RateLimit-Remaining"] = str(current.remaining)
+        response.headers["RateLimit-Reset"] = str(reset)
+        if response.status_code == 429 and "Retry-After" not in response.headers:
+            response.headers["Retry-After"] = str(max(1, reset))
+    return response
+
+
+def init_app(app: Flask) -> None:
+    for setting, value in DEFAULT_LIMITS.items():
+        app.config.setdefault(setting, value)
+    limiter.init_app(app)
+    app.after_request(_rate_limit_headers)
