@@ -6,11 +6,15 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import socket
 from collections.abc import Callable, Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
@@ -222,3 +226,48 @@ def count_queries(app: Flask) -> Callable[[], contextlib.AbstractContextManager[
             event.remove(engine, "before_cursor_execute", record)
 
     return counting
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class SMTPServer:
+    """A real SMTP server (aiosmtpd) on a loopback port, which can be stopped and restarted
+    on the same port; it keeps every message it receives."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.messages: list[EmailMessage] = []
+        self._controller: Controller | None = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        return "250 Message accepted for delivery"
+
+    def start(self) -> None:
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def use_in(self, app: Flask) -> None:
+        app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=self.port, MAIL_TIMEOUT_SECONDS=5)
+
+
+@pytest.fixture
+def smtp_server(app: Flask) -> Iterator[SMTPServer]:
+    """A running SMTP server that `app` delivers to."""
+    server = SMTPServer()
+    server.use_in(app)
+    server.start()
+    yield server
+    server.stop()
