@@ -44,7 +44,7 @@ class ApiKeys(MethodView):
         """Create a key; its secret is in this answer only"""
         key, secret = mint_api_key(current_user, data["name"], data["scope"], data["expires_at"])
         commit()
-        body = {**ApiKeySchema().dump(key), "key": secret}
+        body = {name: getattr(key, name) for name in ApiKeySchema().fields} | {"key": secret}
         return body, 201, {"Location": url_for(".ApiKeyItem", key_id=key.id)}
 
 
