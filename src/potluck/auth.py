@@ -36,14 +36,19 @@ def hash_password(password: str) -> str:
     return password_hasher().hash(password)
 
 
-def authenticate(login: str, password: str) -> User | None:
-    """The user with these credentials, or None; as slow for unknown users as for known ones."""
+def find_login_user(login: str) -> User | None:
+    """The account a login name (username in any case, or email) names, if any."""
     login = login.strip()
     column = User.email if "@" in login else db.func.lower(User.username)
     # A NUL byte cannot be in any account name (PostgreSQL refuses it in text): nobody.
-    user: User | None = (
-        None if "\x00" in login else db.session.scalar(select(User).where(column == login.lower()))
-    )
+    if "\x00" in login:
+        return None
+    user: User | None = db.session.scalar(select(User).where(column == login.lower()))
+    return user
+
+
+def verify_login(user: User | None, password: str) -> User | None:
+    """`user` if the password is theirs, or None; as slow for no user as for a real one."""
     hasher = password_hasher()
     try:
         hasher.verify(user.password_hash if user else _dummy_hash(hasher), password)
@@ -54,6 +59,11 @@ def authenticate(login: str, password: str) -> User | None:
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)
     return user
+
+
+def authenticate(login: str, password: str) -> User | None:
+    """The user with these credentials, or None; as slow for unknown users as for known ones."""
+    return verify_login(find_login_user(login), password)
 
 
 def _dummy_hash(hasher: PasswordHasher) -> str:

@@ -20,8 +20,9 @@ DEFAULT_LIMITS = {
     "LOGIN_RATE_LIMIT": "20 per minute",  # per client, any outcome
     "REGISTRATION_RATE_LIMIT": "10 per hour",
     "ACCOUNT_MAIL_RATE_LIMIT": "5 per hour",  # resend confirmation, password reset
-    "LOGIN_FAILURES_PER_ACCOUNT_AND_CLIENT": "5 per 15 minutes",
-    "LOGIN_FAILURES_PER_ACCOUNT": "50 per hour",  # guessing spread over many addresses
+    # Counted per account and client together: an attacker's failures slow the attacker,
+    # never the account's owner on another address.
+    "LOGIN_FAILURES_PER_ACCOUNT": "5 per 15 minutes",
 }
 
 
@@ -46,46 +47,35 @@ def strict_limit(setting: str, what: str) -> Callable[[Any], Any]:
     )
 
 
-def _item(setting: str) -> RateLimitItem:
-    return parse(current_app.config[setting])
-
-
-def _failure_counters(account: str) -> list[tuple[RateLimitItem, tuple[str, ...]]]:
-    account = account.strip().lower()
-    return [
-        (
-            _item("LOGIN_FAILURES_PER_ACCOUNT_AND_CLIENT"),
-            ("login-failures", account, client_address()),
-        ),
-        (_item("LOGIN_FAILURES_PER_ACCOUNT"), ("login-failures", account)),
-    ]
+def _failure_counter(account: str) -> tuple[RateLimitItem, str, str, str]:
+    item = parse(current_app.config["LOGIN_FAILURES_PER_ACCOUNT"])
+    return item, "login-failures", account.strip().lower(), client_address()
 
 
 def refuse_throttled_login(account: str) -> None:
-    """429 before the password is even checked, once an account has had too many failures."""
+    """429 before the password is even checked, once this client failed too often here."""
     if not limiter.enabled:
         return
-    for item, identifiers in _failure_counters(account):
-        if not limiter.limiter.test(item, *identifiers):
-            reset = limiter.limiter.get_window_stats(item, *identifiers).reset_time
-            abort(
-                429,
-                "Too many failed logins for this account; wait for the seconds in Retry-After, "
-                "or reset the password with POST /api/v1/users/password-reset.",
-                headers={"Retry-After": str(max(1, int(reset - time.time())))},
-            )
+    item, *identifiers = _failure_counter(account)
+    if not limiter.limiter.test(item, *identifiers):
+        reset = limiter.limiter.get_window_stats(item, *identifiers).reset_time
+        abort(
+            429,
+            "Too many failed logins for this account; wait for the seconds in Retry-After, "
+            "or reset the password with POST /api/v1/users/password-reset.",
+            headers={"Retry-After": str(max(1, int(reset - time.time())))},
+        )
 
 
 def record_login_failure(account: str) -> None:
     if limiter.enabled:
-        for item, identifiers in _failure_counters(account):
-            limiter.limiter.hit(item, *identifiers)
+        item, *identifiers = _failure_counter(account)
+        limiter.limiter.hit(item, *identifiers)
 
 
 def forget_login_failures(account: str) -> None:
-    """A successful login clears this client's failures, not those of other clients."""
     if limiter.enabled:
-        item, identifiers = _failure_counters(account)[0]
+        item, *identifiers = _failure_counter(account)
         limiter.limiter.clear(item, *identifiers)
 
 

@@ -10,7 +10,13 @@ from flask_jwt_extended import current_user, decode_token
 from marshmallow import ValidationError
 
 from ..accounts import RESEND_HINT
-from ..auth import authenticate, issue_tokens, revoke_current_token, revoke_token_claims
+from ..auth import (
+    find_login_user,
+    issue_tokens,
+    revoke_current_token,
+    revoke_token_claims,
+    verify_login,
+)
 from ..http import abort, flatten_errors
 from ..limits import (
     forget_login_failures,
@@ -67,17 +73,7 @@ class Tokens(MethodView):
     @strict_limit("LOGIN_RATE_LIMIT", "login attempts from this address")
     def post(self) -> dict[str, Any]:
         """Log in: get an access token and a refresh token"""
-        login, password = _credentials()
-        refuse_throttled_login(login)
-        user = authenticate(login, password)
-        if user is None:
-            record_login_failure(login)
-            abort(
-                401,
-                _WRONG_CREDENTIALS,
-                headers={"WWW-Authenticate": 'Basic realm="potluck", charset="UTF-8"'},
-            )
-        forget_login_failures(login)
+        user = _verified_user(*_credentials())
         _check_usable(user)
         tokens = issue_tokens(user)
         commit()  # a password rehash may be pending
@@ -100,6 +96,23 @@ class Tokens(MethodView):
                 )
             revoke_token_claims(claims)
         commit()
+
+
+def _verified_user(login: str, password: str) -> User:
+    account = find_login_user(login)
+    # One failure counter per account, whichever name it was addressed by.
+    throttle_key = f"user:{account.id}" if account else f"name:{login.strip().lower()}"
+    refuse_throttled_login(throttle_key)
+    user = verify_login(account, password)
+    if user is None:
+        record_login_failure(throttle_key)
+        abort(
+            401,
+            _WRONG_CREDENTIALS,
+            headers={"WWW-Authenticate": 'Basic realm="potluck", charset="UTF-8"'},
+        )
+    forget_login_failures(throttle_key)
+    return user
 
 
 def _check_usable(user: User) -> None:
