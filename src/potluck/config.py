@@ -114,7 +114,10 @@ def load_settings(
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "MIGRATIONS_DIR": env.get("MIGRATIONS_DIR", str(PROJECT_ROOT / "migrations")),
-        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+        # Links in mail are built from this, never from a request's Host header.
+        "PUBLIC_BASE_URL": (
+            env.get("PUBLIC_BASE_URL") or f"http://127.0.0.1:{env.get('PORT') or 8000}"
+        ).rstrip("/"),
         "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)),
         # Passwords: argon2id; tests lower the cost so the suite stays fast.
         "ARGON2_TIME_COST": int(env.get("ARGON2_TIME_COST", 1 if environment == "testing" else 3)),
