@@ -124,3 +124,15 @@ def test_unlimited_endpoints_carry_no_rate_limit_headers(app: Flask, user: dict[
     assert response.status_code == 200
     assert "RateLimit-Limit" not in response.headers
     assert "Retry-After" not in response.headers
+
+
+def test_limited_operations_document_429(app: Flask) -> None:
+    spec = app.test_client().get("/api/v1/openapi.json").json
+    for path in (
+        "/api/v1/tokens",
+        "/api/v1/users",
+        "/api/v1/users/activation-email",
+        "/api/v1/users/password-reset",
+        "/api/v1/users/password-reset/complete",
+    ):
+        assert "429" in spec["paths"][path]["post"]["responses"], path

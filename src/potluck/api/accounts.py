@@ -33,6 +33,7 @@ blp = Blueprint("accounts", __name__, description="Confirming an account, passwo
 
 _ACCEPTED = {"description": "Accepted: a mail is on its way if the address has an account"}
 _mail_limit = strict_limit("ACCOUNT_MAIL_RATE_LIMIT", "mail requests")
+_LIMITED = {"response": "TOO_MANY_REQUESTS", "success": False}
 
 
 @blp.route("/users/activate")
@@ -66,6 +67,7 @@ class ActivationEmail(MethodView):
     @_mail_limit
     @blp.arguments(EmailSchema)
     @blp.response(202, **_ACCEPTED)
+    @blp.alt_response(429, **_LIMITED)
     def post(self, data: dict[str, Any]) -> None:
         """Send the confirmation link again (the same answer for any address)"""
         request_activation_mail(data["email"])
@@ -77,6 +79,7 @@ class PasswordReset(MethodView):
     @_mail_limit
     @blp.arguments(EmailSchema)
     @blp.response(202, **_ACCEPTED)
+    @blp.alt_response(429, **_LIMITED)
     def post(self, data: dict[str, Any]) -> None:
         """Mail a password reset code (the same answer for any address)"""
         request_password_reset(data["email"])
@@ -89,6 +92,7 @@ class PasswordResetCompletion(MethodView):
     @blp.arguments(PasswordResetSchema)
     @blp.response(204)
     @blp.alt_response(400, response="BAD_REQUEST", success=False)
+    @blp.alt_response(429, **_LIMITED)
     def post(self, data: dict[str, Any]) -> None:
         """Set a new password with the mailed code; every session is logged out"""
         reset_password(data["token"], data["password"])

@@ -45,6 +45,7 @@ class Users(MethodView):
     @blp.arguments(UserCreateSchema)
     @blp.response(201, PrivateUserSchema, headers={"Location": {"schema": {"type": "string"}}})
     @blp.alt_response(409, response="CONFLICT", success=False)
+    @blp.alt_response(429, response="TOO_MANY_REQUESTS", success=False)
     def post(self, data: dict[str, Any]) -> tuple[User, int, dict[str, str]]:
         """Register an account; it works once confirmed by the link mailed to its address"""
         user = register_user(
