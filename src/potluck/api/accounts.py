@@ -88,7 +88,7 @@ class PasswordReset(MethodView):
 
 @blp.route("/users/password-reset/complete")
 class PasswordResetCompletion(MethodView):
-    @_mail_limit
+    @strict_limit("ACCOUNT_MAIL_RATE_LIMIT", "password reset attempts")
     @blp.arguments(PasswordResetSchema)
     @blp.response(204)
     @blp.alt_response(400, response="BAD_REQUEST", success=False)
