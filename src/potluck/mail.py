@@ -68,6 +68,8 @@ def deliver(mail: OutboxMail, config: dict[str, Any]) -> None:
             smtp.send_message(message)
     except (OSError, smtplib.SMTPException) as error:
         raise DeliveryError(f"{type(error).__name__}: {error}") from error
+    # Not the body: it holds single-use tokens, and logs outlive them.
+    log.info("Mail %s (%r) sent to %s", mail.id, mail.subject, mail.recipient)
 
 
 def _connect(config: dict[str, Any]) -> smtplib.SMTP:
