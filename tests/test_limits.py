@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import time_machine
-from conftest import PASSWORD
+from conftest import PASSWORD, outbox
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -136,3 +136,24 @@ def test_limited_operations_document_429(app: Flask) -> None:
         "/api/v1/users/password-reset/complete",
     ):
         assert "429" in spec["paths"][path]["post"]["responses"], path
+
+
+@pytest.mark.parametrize("path", ["/api/v1/users/activation-email", "/api/v1/users/password-reset"])
+def test_nobody_floods_a_mailbox_from_many_addresses(
+    app: Flask, register: Callable[..., dict[str, Any]], path: str
+) -> None:
+    register("carol", confirm=False)
+    before = len(outbox(app, "carol@example.com"))
+    answers = [
+        from_address(app, f"192.0.2.{n}").post(path, json={"email": "carol@example.com"})
+        for n in range(1, 6)
+    ]
+    assert [r.status_code for r in answers] == [202] * 5  # the same answer throughout
+    assert len({r.data for r in answers}) == 1
+    assert len(outbox(app, "carol@example.com")) == before + 3
+    with time_machine.travel(utcnow() + timedelta(hours=1, seconds=1)):
+        assert (
+            from_address(app, OWNER).post(path, json={"email": "carol@example.com"}).status_code
+            == 202
+        )
+    assert len(outbox(app, "carol@example.com")) == before + 4

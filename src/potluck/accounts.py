@@ -14,6 +14,7 @@ from sqlalchemy import select
 from .auth import end_all_sessions, hash_password, password_hasher
 from .extensions import db
 from .http import abort
+from .limits import mail_allowed
 from .mail import public_url, queue_mail
 from .models import User, utcnow
 
@@ -81,9 +82,10 @@ def send_activation_mail(user: User) -> None:
 
 
 def request_activation_mail(email: str) -> None:
-    """Mail a new link to an unconfirmed account; silently nothing for any other address."""
+    """Mail a new link to an unconfirmed account; silently nothing for any other address,
+    or once the address has had its share of mail."""
     user = user_by_email(email)
-    if user is not None and user.is_active and not user.is_confirmed:
+    if user is not None and user.is_active and not user.is_confirmed and mail_allowed(email):
         send_activation_mail(user)
 
 
@@ -111,7 +113,7 @@ def confirm_account(token: str, invalid_status: int = 400) -> User:
 def request_password_reset(email: str) -> None:
     """Mail a reset code to an account; silently nothing for an unknown address."""
     user = user_by_email(email)
-    if user is None or not user.is_active:
+    if user is None or not user.is_active or not mail_allowed(email):
         return
     token = _serializer(_RESET).dumps({"email": user.email, "pw": _password_fingerprint(user)})
     minutes = current_app.config["PASSWORD_RESET_TOKEN_SECONDS"] // 60

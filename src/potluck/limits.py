@@ -23,6 +23,8 @@ DEFAULT_LIMITS = {
     # Counted per account and client together: an attacker's failures slow the attacker,
     # never the account's owner on another address.
     "LOGIN_FAILURES_PER_ACCOUNT": "5 per 15 minutes",
+    # Resent links and reset codes per mailbox, whoever asks: nobody can flood an inbox.
+    "MAILS_PER_ADDRESS": "3 per hour",
 }
 
 
@@ -77,6 +79,14 @@ def forget_login_failures(account: str) -> None:
     if limiter.enabled:
         item, *identifiers = _failure_counter(account)
         limiter.limiter.clear(item, *identifiers)
+
+
+def mail_allowed(address: str) -> bool:
+    """Counts a requested mail to `address`; False once that mailbox has had enough."""
+    if not limiter.enabled:
+        return True
+    item = parse(current_app.config["MAILS_PER_ADDRESS"])
+    return limiter.limiter.hit(item, "mails-to", address.lower())
 
 
 def _rate_limit_headers(response: Response) -> Response:
