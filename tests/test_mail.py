@@ -4,15 +4,21 @@ sender, concurrent senders, and the log-only mode of the embedded default."""
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import subprocess
+import sys
 import time
 from datetime import timedelta
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import time_machine
 from conftest import PASSWORD, SMTPServer, activation_path, free_port, outbox
+from conftest import test_environ as environ_for
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -193,3 +199,35 @@ def test_unused_port_is_really_closed() -> None:
         socket.create_connection(("127.0.0.1", free_port())),
     ):
         pass
+
+
+def test_potluck_worker_runs_until_stopped(
+    app: Flask, client: FlaskClient, smtp_server: SMTPServer, database_url: str, tmp_path: Path
+) -> None:
+    """The scaled-out sender: a real `potluck worker` process next to the web app."""
+    environ = {
+        **os.environ,
+        **environ_for(database_url, tmp_path / "worker"),
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(smtp_server.port),
+        "MAIL_POLL_SECONDS": "0.1",
+    }
+    worker = subprocess.Popen(
+        [Path(sys.executable).with_name("potluck"), "worker"],
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert client.post("/api/v1/users", json=CAROL).status_code == 201
+        deadline = time.monotonic() + 20
+        while not smtp_server.messages and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=20)
+    assert worker.returncode == 0, output
+    assert "Stopped." in output
+    [message] = smtp_server.messages
+    assert client.get(activation_path(bodies(message)[0])).status_code == 204

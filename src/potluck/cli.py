@@ -139,8 +139,14 @@ def worker(once: bool) -> None:
         report = deliver_due()
         click.echo(f"Sent {report.sent} mails, {report.failed} failed (retried later).")
         return
-    stop = threading.Event()
+    stop, wake = threading.Event(), threading.Event()
+
+    def finish(*_: object) -> None:
+        stop.set()
+        wake.set()
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    click.echo("Delivering mail from the outbox; stop with Ctrl-C.")
-    run_sender(current_app._get_current_object(), stop, stop)  # type: ignore[attr-defined]
+        signal.signal(signum, finish)
+    click.echo("Delivering mail from the outbox; stop with Ctrl-C.", err=True)
+    run_sender(current_app._get_current_object(), stop, wake)  # type: ignore[attr-defined]
+    click.echo("Stopped.", err=True)
