@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
@@ -239,10 +240,17 @@ class SMTPServer:
     """A real SMTP server (aiosmtpd) on a loopback port, which can be stopped and restarted
     on the same port; it keeps every message it receives."""
 
-    def __init__(self) -> None:
+    def __init__(self, login: tuple[str, str] | None = None) -> None:
         self.port = free_port()
         self.messages: list[EmailMessage] = []
+        self.login = login
         self._controller: Controller | None = None
+
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        given = (auth_data.login.decode(), auth_data.password.decode())
+        return AuthResult(success=given == self.login, handled=False)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = message_from_bytes(envelope.content, policy=policy.default)
@@ -251,7 +259,11 @@ class SMTPServer:
         return "250 Message accepted for delivery"
 
     def start(self) -> None:
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        # Without TLS on loopback, so AUTH must be allowed in the clear.
+        auth: dict[str, Any] = (
+            {"authenticator": self._authenticate, "auth_require_tls": False} if self.login else {}
+        )
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port, **auth)
         self._controller.start()
 
     def stop(self) -> None:

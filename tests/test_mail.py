@@ -231,3 +231,24 @@ def test_potluck_worker_runs_until_stopped(
     assert "Stopped." in output
     [message] = smtp_server.messages
     assert client.get(activation_path(bodies(message)[0])).status_code == 204
+
+
+def test_smtp_login_with_the_configured_account(app: Flask, client: FlaskClient) -> None:
+    server = SMTPServer(login=("potluck", "mail password"))
+    server.use_in(app)
+    app.config.update(MAIL_USERNAME="potluck", MAIL_PASSWORD="a wrong one")
+    server.start()
+    try:
+        assert client.post("/api/v1/users", json=CAROL).status_code == 201
+        with app.app_context():
+            assert deliver_due().failed == 1
+        [mail] = outbox(app, "carol@example.com")
+        assert mail.last_error
+        assert "SMTPAuthenticationError" in mail.last_error
+        assert server.messages == []
+        app.config["MAIL_PASSWORD"] = "mail password"
+        with time_machine.travel(utcnow() + timedelta(minutes=1)), app.app_context():
+            assert deliver_due().sent == 1
+        assert [m["To"] for m in server.messages] == ["carol@example.com"]
+    finally:
+        server.stop()
