@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 from email.message import EmailMessage
@@ -26,7 +27,7 @@ from sqlalchemy import select
 from potluck.cli import main
 from potluck.extensions import db
 from potluck.models import OutboxMail, utcnow
-from potluck.outbox import claim_due, deliver_due, stop_in_process_sender
+from potluck.outbox import DeliveryReport, claim_due, deliver_due, stop_in_process_sender
 
 CAROL = {"username": "carol", "email": "carol@example.com", "password": PASSWORD}
 
@@ -252,3 +253,41 @@ def test_smtp_login_with_the_configured_account(app: Flask, client: FlaskClient)
         assert [m["To"] for m in server.messages] == ["carol@example.com"]
     finally:
         server.stop()
+
+
+def test_concurrent_senders_deliver_each_mail_exactly_once(
+    app: Flask, client: FlaskClient, smtp_server: SMTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("potluck.outbox.BATCH", 2)  # many small rounds, so claims interleave
+    names = [f"cook{n}" for n in range(12)]
+    for name in names:
+        body = {"username": name, "email": f"{name}@example.com", "password": PASSWORD}
+        assert client.post("/api/v1/users", json=body).status_code == 201
+    reports: list[DeliveryReport] = []
+
+    def sender() -> None:
+        with app.app_context():
+            while (report := deliver_due()).sent:
+                reports.append(report)
+            db.session.remove()
+
+    threads = [threading.Thread(target=sender) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sum(report.sent for report in reports) == len(names)
+    recipients = sorted(str(message["To"]) for message in smtp_server.messages)
+    assert recipients == sorted(f"{name}@example.com" for name in names)
+
+
+def test_worker_once_sends_every_due_batch(
+    app: Flask, client: FlaskClient, smtp_server: SMTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("potluck.outbox.BATCH", 2)
+    for n in range(5):
+        body = {"username": f"cook{n}", "email": f"cook{n}@example.com", "password": PASSWORD}
+        assert client.post("/api/v1/users", json=body).status_code == 201
+    result = app.test_cli_runner().invoke(cli=main, args=["worker", "--once"])
+    assert "Sent 5 mails, 0 failed" in result.output
+    assert len(smtp_server.messages) == 5

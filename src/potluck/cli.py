@@ -19,7 +19,7 @@ from . import create_app
 from .auth import hash_password
 from .extensions import db
 from .models import User, utcnow
-from .outbox import deliver_due, run_sender
+from .outbox import deliver_all_due, run_sender
 from .persistence import commit
 from .seed import seed_database
 
@@ -136,7 +136,7 @@ def create_user(username: str, email: str, password: str) -> None:
 def worker(once: bool) -> None:
     """Deliver the mail outbox (with retries) until stopped; run one or more per deployment."""
     if once:
-        report = deliver_due()
+        report = deliver_all_due()
         click.echo(f"Sent {report.sent} mails, {report.failed} failed (retried later).")
         return
     stop, wake = threading.Event(), threading.Event()

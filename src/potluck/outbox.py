@@ -62,9 +62,9 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 def deliver_due() -> DeliveryReport:
-    """Send every mail that is due; failed ones wait longer after each attempt, none is lost."""
+    """Send a batch of due mail; a failed one waits longer after each attempt, none is lost."""
     report = DeliveryReport()
-    claimed = claim_due(utcnow())
+    claimed = claim_due(utcnow(), BATCH)
     for index, mail_id in enumerate(claimed):
         mail = db.session.get(OutboxMail, mail_id)
         if mail is None:
@@ -84,6 +84,16 @@ def deliver_due() -> DeliveryReport:
     return report
 
 
+def deliver_all_due() -> DeliveryReport:
+    """Batches until none is full: what is due now, without waiting for the next round."""
+    total = DeliveryReport()
+    while True:
+        report = deliver_due()
+        total.sent, total.failed = total.sent + report.sent, total.failed + report.failed
+        if report.sent + report.failed < BATCH or report.failed:
+            return total
+
+
 def _postpone(mail_ids: list[int], error: str) -> None:
     for mail in db.session.scalars(select(OutboxMail).where(OutboxMail.id.in_(mail_ids))):
         mail.next_attempt_at = utcnow() + retry_delay(max(mail.attempts, 1))
@@ -96,7 +106,7 @@ def run_sender(app: Flask, stop: threading.Event, wake: threading.Event) -> None
     while not stop.is_set():
         with app.app_context():
             try:
-                deliver_due()
+                deliver_all_due()
             except Exception:
                 log.exception("mail delivery round failed; trying again")
                 db.session.rollback()
