@@ -118,7 +118,7 @@ def measured(data: bytes, suffix: str) -> dict[str, object]:
         upload.flush()
         runs = []
         for _ in range(3):
-            child = subprocess.run(  # noqa: S603 - our own interpreter and script
+            child = subprocess.run(
                 [sys.executable, __file__, "--measure", upload.name],
                 check=True,
                 capture_output=True,

@@ -5,18 +5,25 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import socket
 from collections.abc import Callable, Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from sqlalchemy import event, text
+from sqlalchemy import event, select, text
 
 from potluck import create_app
 from potluck.extensions import db as _db
+from potluck.models import OutboxMail
 
 TEST_SECRET = "test-secret-" + "x" * 40
 PASSWORD = "correct horse battery staple"
@@ -65,8 +72,15 @@ def _empty_tables() -> None:
 
 
 @pytest.fixture
-def app(_schema: None, database_url: str, tmp_path: Path) -> Iterator[Flask]:
-    app = create_app(environ=test_environ(database_url, tmp_path / "instance"))
+def app(
+    _schema: None, database_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Flask]:
+    # Rate limits would trip the many logins of unrelated tests; tests marked
+    # `rate_limits` (test_limits.py) run with them on.
+    limited = request.node.get_closest_marker("rate_limits") is not None
+    app = create_app(
+        {"RATELIMIT_ENABLED": limited}, environ=test_environ(database_url, tmp_path / "instance")
+    )
     with app.app_context():
         _empty_tables()
     yield app
@@ -86,11 +100,38 @@ def db(app: Flask) -> Iterator[Any]:
         yield _db
 
 
+def outbox(app: Flask, recipient: str) -> list[OutboxMail]:
+    """The mails queued for `recipient`, oldest first."""
+    with app.app_context():
+        query = select(OutboxMail).where(OutboxMail.recipient == recipient)
+        mails = list(_db.session.scalars(query.order_by(OutboxMail.id)))
+        _db.session.expunge_all()
+        return mails
+
+
+def activation_path(text_body: str) -> str:
+    """The path of the confirmation link in a mail's text."""
+    match = re.search(r"http://[^/\s]+(/users/activate/\S+)", text_body)
+    assert match, text_body
+    return match.group(1)
+
+
+def confirm_by_mail(client: FlaskClient, email: str) -> None:
+    """Follow the link of the newest confirmation mail in the outbox, as a newcomer does with
+    the mail printed to the log (test_mail.py follows links from mail received over SMTP)."""
+    mail = outbox(client.application, email)[-1]
+    response = client.get(activation_path(mail.text_body))
+    assert response.status_code == 204, response.get_data(as_text=True)
+
+
 @pytest.fixture
 def register(client: FlaskClient) -> Callable[..., dict[str, Any]]:
-    """Register an account through the API; returns its JSON."""
+    """Register an account through the API and confirm it through its mailed link (unless
+    `confirm=False`); returns the registration's JSON."""
 
-    def register(username: str = "alice", email: str | None = None, **extra: Any) -> dict[str, Any]:
+    def register(
+        username: str = "alice", email: str | None = None, confirm: bool = True, **extra: Any
+    ) -> dict[str, Any]:
         body = {
             "username": username,
             "email": email or f"{username}@example.com",
@@ -100,6 +141,8 @@ def register(client: FlaskClient) -> Callable[..., dict[str, Any]]:
         response = client.post("/api/v1/users", json=body)
         assert response.status_code == 201, response.json
         data: dict[str, Any] = response.json
+        if confirm:
+            confirm_by_mail(client, data["email"])
         return data
 
     return register
@@ -184,3 +227,59 @@ def count_queries(app: Flask) -> Callable[[], contextlib.AbstractContextManager[
             event.remove(engine, "before_cursor_execute", record)
 
     return counting
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class SMTPServer:
+    """A real SMTP server (aiosmtpd) on a loopback port, which can be stopped and restarted
+    on the same port; it keeps every message it receives."""
+
+    def __init__(self, login: tuple[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.messages: list[EmailMessage] = []
+        self.login = login
+        self._controller: Controller | None = None
+
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        given = (auth_data.login.decode(), auth_data.password.decode())
+        return AuthResult(success=given == self.login, handled=False)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        return "250 Message accepted for delivery"
+
+    def start(self) -> None:
+        # Without TLS on loopback, so AUTH must be allowed in the clear.
+        auth: dict[str, Any] = (
+            {"authenticator": self._authenticate, "auth_require_tls": False} if self.login else {}
+        )
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port, **auth)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def use_in(self, app: Flask) -> None:
+        app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=self.port, MAIL_TIMEOUT_SECONDS=5)
+
+
+@pytest.fixture
+def smtp_server(app: Flask) -> Iterator[SMTPServer]:
+    """A running SMTP server that `app` delivers to."""
+    server = SMTPServer()
+    server.use_in(app)
+    server.start()
+    yield server
+    server.stop()

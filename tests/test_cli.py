@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import http.client
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -101,6 +103,7 @@ def _free_port() -> int:
 def server(tmp_path: Path) -> Any:
     """`potluck serve` as a real granian process on a free port, on its own SQLite file."""
     potluck = Path(sys.executable).with_name("potluck")
+    port = _free_port()
     environ = {
         **os.environ,
         "POTLUCK_ENV": "testing",
@@ -108,12 +111,15 @@ def server(tmp_path: Path) -> Any:
         "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
         "ACCESS_LOG": "1",
         "POTLUCK_INSTANCE_PATH": str(tmp_path),
+        "PORT": str(port),
+        # As under `make run`: no mail server, each web process sends (to the log).
+        "MAIL_DELIVERY": "in-process",
+        "MAIL_POLL_SECONDS": "0.2",
     }
     setup = subprocess.run(
         [potluck, "setup"], env=environ, capture_output=True, text=True, check=False, timeout=60
     )
     assert setup.returncode == 0, setup.stderr
-    port = _free_port()
     log = (tmp_path / "serve.log").open("wb")
     process = subprocess.Popen(
         [potluck, "serve", "--port", str(port), "--workers", "1"],
@@ -161,3 +167,29 @@ def test_serve_answers_over_keep_alive_connections(server: Any) -> None:
     assert '[trace12]: 127.0.0.1 "GET /api/v1/nope" 404' in banner
     assert f"Potluck is serving on http://127.0.0.1:{port}/" in banner
     assert f"docs: http://127.0.0.1:{port}/api/v1/docs" in banner
+
+
+def test_a_newcomer_confirms_from_the_log_and_logs_in(server: Any) -> None:
+    port, log = server
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+
+    def call(method: str, path: str, body: dict[str, str] | None = None) -> int:
+        headers = {"Content-Type": "application/json"} if body else {}
+        connection.request(method, path, body=json.dumps(body) if body else None, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+
+    account = {"username": "sam", "email": "sam@example.com", "password": "a long passphrase"}
+    assert call("POST", "/api/v1/users", account) == 201
+    credentials = {"username": "sam", "password": "a long passphrase"}
+    assert call("POST", "/api/v1/tokens", credentials) == 403
+    deadline = time.monotonic() + 20
+    while "/users/activate/" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    match = re.search(r"http://127\.0\.0\.1:(\d+)(/users/activate/\S+)", log.read_text())
+    assert match, log.read_text()
+    assert int(match.group(1)) == port
+    assert call("GET", match.group(2)) == 204
+    assert call("POST", "/api/v1/tokens", credentials) == 200
+    connection.close()

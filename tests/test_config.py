@@ -63,3 +63,42 @@ def test_development_generates_and_keeps_a_private_secret(tmp_path: Path) -> Non
 def test_database_url_names_the_driver(given: str, used: str, tmp_path: Path) -> None:
     settings = load_settings({"SECRET_KEY": STRONG, "DATABASE_URL": given}, tmp_path)
     assert settings["SQLALCHEMY_DATABASE_URI"] == used
+
+
+def test_mail_settings_come_from_the_environment(tmp_path: Path) -> None:
+    environ = {
+        "POTLUCK_ENV": "development",
+        "SECRET_KEY": STRONG,
+        "MAIL_SERVER": "smtp.example.org",
+        "MAIL_USE_SSL": "true",
+        "MAIL_USERNAME": "potluck",
+        "MAIL_PASSWORD": "pw",
+        "MAIL_DEFAULT_SENDER": "Recipes <recipes@example.org>",
+        "MAIL_DELIVERY": "worker",
+        "PUBLIC_BASE_URL": "https://recipes.example.org/",
+        "REDIS_URL": "redis://cache:6379/1",
+    }
+    settings = load_settings(environ, tmp_path)
+    assert settings["MAIL_SERVER"] == "smtp.example.org"
+    assert settings["MAIL_PORT"] == 465
+    assert settings["MAIL_USE_SSL"] is True
+    assert settings["MAIL_USE_TLS"] is False
+    assert (settings["MAIL_USERNAME"], settings["MAIL_PASSWORD"]) == ("potluck", "pw")
+    assert settings["MAIL_DEFAULT_SENDER"] == "Recipes <recipes@example.org>"
+    assert settings["MAIL_DELIVERY"] == "worker"
+    assert settings["PUBLIC_BASE_URL"] == "https://recipes.example.org"
+    assert settings["RATELIMIT_STORAGE_URI"] == "redis://cache:6379/1"
+
+
+def test_embedded_defaults_log_mail_and_count_in_process(tmp_path: Path) -> None:
+    settings = load_settings({"POTLUCK_ENV": "development", "PORT": "9000"}, tmp_path)
+    assert settings["MAIL_SERVER"] is None
+    assert settings["MAIL_DELIVERY"] == "in-process"
+    assert settings["PUBLIC_BASE_URL"] == "http://127.0.0.1:9000"
+    assert settings["RATELIMIT_STORAGE_URI"] == "memory://"
+
+
+def test_unknown_mail_delivery_is_refused(tmp_path: Path) -> None:
+    environ = {"POTLUCK_ENV": "development", "MAIL_DELIVERY": "carrier-pigeon"}
+    with pytest.raises(ConfigurationError, match="carrier-pigeon"):
+        load_settings(environ, tmp_path)

@@ -252,11 +252,19 @@ def test_refresh_rotates_the_pair(
     assert claims(fresh["access_token"])["sub"] == str(user["id"])
     assert client.get("/api/v1/me", headers=bearer(fresh["access_token"])).status_code == 200
 
-    replayed = client.post("/api/v1/tokens/refresh", headers=bearer(tokens["refresh_token"]))
-    assert "revoked" in assert_refused(replayed)["detail"]
+    again = assert_token_pair(
+        client.post("/api/v1/tokens/refresh", headers=bearer(fresh["refresh_token"]))
+    )
+    assert client.get("/api/v1/me", headers=bearer(again["access_token"])).status_code == 200
 
-    again = client.post("/api/v1/tokens/refresh", headers=bearer(fresh["refresh_token"]))
-    assert_token_pair(again)
+    # Reusing a rotated refresh token is a sign of theft: every session of alice ends.
+    replayed = client.post("/api/v1/tokens/refresh", headers=bearer(tokens["refresh_token"]))
+    assert "already used" in assert_refused(replayed)["detail"]
+    assert (
+        "revoked"
+        in assert_refused(client.get("/api/v1/me", headers=bearer(again["access_token"])))["detail"]
+    )
+    assert_refused(client.post("/api/v1/tokens/refresh", headers=bearer(again["refresh_token"])))
 
 
 # Revocation

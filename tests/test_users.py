@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import PASSWORD
+from conftest import PASSWORD, confirm_by_mail
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
@@ -69,9 +69,16 @@ def test_registration_keeps_the_username_case(client: FlaskClient) -> None:
     assert response.headers["Location"] == "/api/v1/users/CarolK"
 
 
-def test_registered_password_works_for_login(client: FlaskClient) -> None:
+def test_registered_password_works_for_login_once_confirmed(client: FlaskClient) -> None:
     assert client.post("/api/v1/users", json=NEW_USER).status_code == 201
-    login = client.post("/api/v1/tokens", json={"email": "carol@example.com", "password": PASSWORD})
+    credentials = {"email": "carol@example.com", "password": PASSWORD}
+    unconfirmed = client.post("/api/v1/tokens", json=credentials)
+    body = assert_problem(unconfirmed, 403)
+    assert "Confirm your email address" in body["detail"]
+    assert "/api/v1/users/activation-email" in body["detail"]
+    assert "access_token" not in body
+    confirm_by_mail(client, "carol@example.com")
+    login = client.post("/api/v1/tokens", json=credentials)
     assert login.status_code == 200
     wrong = client.post("/api/v1/tokens", json={"username": "carol", "password": "x" * 12})
     assert wrong.status_code == 401

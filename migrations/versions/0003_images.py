@@ -1,7 +1,7 @@
 """images, recipe covers and user avatars
 
 Revision ID: 0003_images
-Revises: 0001
+Revises: 0002_accounts
 Create Date: 2026-11-22 22:45:00.000000
 
 New tables only, so SQLite never has to rebuild users or recipes (and their expression
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0003_images'
-down_revision = '0001'
+down_revision = '0002_accounts'
 branch_labels = None
 depends_on = None
 

@@ -14,7 +14,19 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from . import api, auth, cache, headers, http, idempotency, proxies, storage
+from . import (
+    api,
+    api_keys,
+    auth,
+    cache,
+    headers,
+    http,
+    idempotency,
+    limits,
+    outbox,
+    proxies,
+    storage,
+)
 from .config import load_settings
 from .extensions import db, jwt, migrate
 
@@ -54,6 +66,9 @@ def create_app(
     proxies.init_app(app)
     storage.init_app(app)
     auth.init_app(app)
+    api_keys.init_app(app)
+    limits.init_app(app)
+    outbox.init_app(app)
     api.init_app(app)
 
     from . import web

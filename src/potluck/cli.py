@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
+import threading
 from typing import Any
 
 import click
@@ -17,7 +19,8 @@ from . import create_app
 from .auth import hash_password
 from .extensions import db
 from .media import check_media
-from .models import User
+from .models import User, utcnow
+from .outbox import deliver_all_due, run_sender
 from .persistence import commit
 from .seed import seed_database
 
@@ -103,7 +106,7 @@ def user() -> None:
 @click.password_option()
 @with_appcontext
 def create_user(username: str, email: str, password: str) -> None:
-    """Create an active account."""
+    """Create an active, confirmed account."""
     from .schemas.users import UserCreateSchema
 
     errors = UserCreateSchema().validate(
@@ -112,7 +115,12 @@ def create_user(username: str, email: str, password: str) -> None:
     if errors:
         raise click.BadParameter("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
     db.session.add(
-        User(username=username, email=email.lower(), password_hash=hash_password(password))
+        User(
+            username=username,
+            email=email.lower(),
+            password_hash=hash_password(password),
+            confirmed_at=utcnow(),
+        )
     )
     try:
         commit()
@@ -146,3 +154,25 @@ def media_check(repair: bool) -> None:
         click.echo("Repaired.")
     else:
         raise click.ClickException("Drift found; run `potluck media check --repair` to fix it.")
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Send what is due now, then exit.")
+@with_appcontext
+def worker(once: bool) -> None:
+    """Deliver the mail outbox (with retries) until stopped; run one or more per deployment."""
+    if once:
+        report = deliver_all_due()
+        click.echo(f"Sent {report.sent} mails, {report.failed} failed (retried later).")
+        return
+    stop, wake = threading.Event(), threading.Event()
+
+    def finish(*_: object) -> None:
+        stop.set()
+        wake.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, finish)
+    click.echo("Delivering mail from the outbox; stop with Ctrl-C.", err=True)
+    run_sender(current_app._get_current_object(), stop, wake)  # type: ignore[attr-defined]
+    click.echo("Stopped.", err=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 ENVIRONMENTS = ("development", "testing", "production")
+MAIL_DELIVERIES = ("in-process", "worker")
 KNOWN_WEAK_SECRETS = frozenset(
     {"", "secret", "changeme", "change-me", "dev", "development", "super-secret-key", "potluck"}
 )
@@ -57,6 +58,32 @@ def _checked_secret(name: str, value: str | None, environment: str) -> str:
     return value
 
 
+def _mail_settings(env: Mapping[str, str], environment: str) -> dict[str, Any]:
+    server = env.get("MAIL_SERVER") or None
+    use_ssl = _flag(env.get("MAIL_USE_SSL"), False)
+    delivery = env.get("MAIL_DELIVERY", "worker" if environment == "testing" else "in-process")
+    if delivery not in MAIL_DELIVERIES:
+        raise ConfigurationError(
+            f"MAIL_DELIVERY={delivery!r} is not one of {', '.join(MAIL_DELIVERIES)}"
+        )
+    return {
+        # Without a server, mails are written to the log and kept in the outbox.
+        "MAIL_SERVER": server,
+        "MAIL_PORT": int(env.get("MAIL_PORT") or (465 if use_ssl else 587 if server else 25)),
+        "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
+        "MAIL_USE_TLS": _flag(env.get("MAIL_USE_TLS"), False),
+        "MAIL_USE_SSL": use_ssl,
+        "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER", "Potluck <potluck@localhost>"),
+        "MAIL_TIMEOUT_SECONDS": float(env.get("MAIL_TIMEOUT_SECONDS", 10)),
+        # in-process: each web process sends (embedded); worker: `potluck worker` sends.
+        "MAIL_DELIVERY": delivery,
+        "MAIL_POLL_SECONDS": float(env.get("MAIL_POLL_SECONDS", 2)),
+        "MAIL_RETRY_SECONDS": float(env.get("MAIL_RETRY_SECONDS", 30)),
+        "MAIL_RETRY_MAX_SECONDS": float(env.get("MAIL_RETRY_MAX_SECONDS", 3600)),
+    }
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None, instance_path: Path | None = None
 ) -> dict[str, Any]:
@@ -83,7 +110,10 @@ def load_settings(
         # Hosting platforms hand out libpq URLs; SQLAlchemy needs the driver named.
         database_url = "postgresql+psycopg://" + database_url.split("://", 1)[1]
 
-    public_base_url = env.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+    # Links in mail are built from this, never from a request's Host header.
+    public_base_url = (
+        env.get("PUBLIC_BASE_URL") or f"http://127.0.0.1:{env.get('PORT') or 8000}"
+    ).rstrip("/")
     return {
         "POTLUCK_ENV": environment,
         "INSTANCE_PATH": str(instance),
@@ -135,6 +165,13 @@ def load_settings(
         "REDIS_URL": env.get("REDIS_URL") or None,
         "CORS_ORIGINS": _list(env.get("CORS_ORIGINS")),
         "TRUSTED_PROXIES": _list(env.get("TRUSTED_PROXIES")),
+        # Accounts: how long the mailed links stay valid.
+        "ACTIVATION_TOKEN_SECONDS": int(env.get("ACTIVATION_TOKEN_SECONDS", 2 * 24 * 3600)),
+        "PASSWORD_RESET_TOKEN_SECONDS": int(env.get("PASSWORD_RESET_TOKEN_SECONDS", 3600)),
+        **_mail_settings(env, environment),
+        # Rate limits: shared through Redis when scaled out, in process otherwise.
+        "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
+        "RATELIMIT_ENABLED": _flag(env.get("RATELIMIT_ENABLED"), True),
         "SEED_DEMO_DATA": _flag(env.get("SEED_DEMO_DATA"), environment == "development"),
         "PORT": int(env.get("PORT", 8000)),
         "WEB_WORKERS": int(env.get("WEB_WORKERS", os.cpu_count() or 1)),

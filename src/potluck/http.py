@@ -119,7 +119,7 @@ def _validation_errors(data: Mapping[str, Any]) -> dict[str, list[str]] | None:
     return flat
 
 
-def _wants_html() -> bool:
+def wants_html() -> bool:
     if request.path.startswith("/api/"):
         return False
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
@@ -158,7 +158,7 @@ def handle_http_exception(error: HTTPException) -> Response | Any:
     )
     if "messages" in data and not data.get("message"):
         detail = "The request is invalid; see errors for each field."
-    if _wants_html():
+    if wants_html():
         html = render_template_string(
             _ERROR_PAGE,
             status=status,

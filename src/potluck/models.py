@@ -1,4 +1,5 @@
-"""Database models: users, recipes, their tags, and the images they show."""
+"""Database models: users, recipes, their tags and images, API keys, revoked tokens,
+the mail outbox, idempotency keys and cache generations."""
 
 from __future__ import annotations
 
@@ -71,6 +72,10 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     bio: Mapped[str] = mapped_column(String(500), default="")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # None until the address is confirmed; an unconfirmed account cannot log in.
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Part of every JWT: raising it logs out every session of the account at once.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -95,6 +100,10 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     @property
     def avatar_url(self) -> str | None:
         return self.avatar["large"] if self.avatar else None
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.confirmed_at is not None
 
 
 # Case-insensitive uniqueness lives in the database, not in a racy validator.
@@ -238,3 +247,42 @@ class UserAvatar(db.Model):  # type: ignore[name-defined,misc]
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     image_hash: Mapped[str] = mapped_column(ForeignKey("images.hash"), index=True)
+
+
+class ApiKey(db.Model):  # type: ignore[name-defined,misc]
+    """A long-lived credential for scripts; only a hash of the secret is stored."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (CheckConstraint("scope IN ('read', 'write')", name="scope_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    scope: Mapped[str] = mapped_column(String(10))
+    prefix: Mapped[str] = mapped_column(String(12))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class OutboxMail(db.Model):  # type: ignore[name-defined,misc]
+    """A mail written in the same transaction as the change it announces, sent later."""
+
+    __tablename__ = "outbox_mails"
+    __table_args__ = (Index("ix_outbox_mails_due", "sent_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(200))
+    text_body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A sender owns a row until this time; a crashed sender's rows become due again.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(500))

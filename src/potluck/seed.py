@@ -44,6 +44,8 @@ def _add_users(rng: random.Random, count: int, demo: bool) -> list[int]:
             "display_name": name.replace(".", " ").replace("_", " ").title(),
             "bio": "",
             "is_active": True,
+            "confirmed_at": now,
+            "session_generation": 0,
             "created_at": now,
             "updated_at": now,
         }

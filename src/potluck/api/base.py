@@ -3,6 +3,7 @@ problem+json documented for every error, and the bearer auth scheme."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -17,6 +18,8 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import quote_etag
 
+from ..api_keys import bearer_api_key, sign_in_with_api_key
+from ..auth import refuse
 from ..conditional import none_match, require_match
 from ..http import PROBLEM_JSON, abort, handle_http_exception
 
@@ -101,12 +104,24 @@ class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
         require_match(quote_etag(self._generate_etag(etag_data)))
 
     def auth_required(
-        self, *, optional: bool = False, refresh: bool = False
+        self, *, optional: bool = False, refresh: bool = False, api_key: bool = True
     ) -> Callable[[Any], Any]:
-        """JWT bearer authentication, enforced and documented in one place."""
+        """Bearer authentication (a JWT, or an API key where `api_key`), enforced and
+        documented in one place."""
 
         def decorator(view: Any) -> Any:
-            guarded = jwt_required(optional=optional, refresh=refresh)(view)
+            with_jwt = jwt_required(optional=optional, refresh=refresh)(view)
+
+            @functools.wraps(view)
+            def guarded(*args: Any, **kwargs: Any) -> Any:
+                key = bearer_api_key()
+                if key is None:
+                    return with_jwt(*args, **kwargs)
+                if not api_key or refresh:
+                    refuse("API keys cannot be used here; log in with POST /api/v1/tokens.")
+                sign_in_with_api_key(key)
+                return view(*args, **kwargs)
+
             security = BEARER_SECURITY + ([{}] if optional else [])
             documented = self.doc(security=security)(guarded)
             return self.alt_response(401, response="UNAUTHORIZED", success=False)(documented)
@@ -197,8 +212,10 @@ class Api(flask_smorest.Api):  # type: ignore[misc]
             {
                 "type": "http",
                 "scheme": "bearer",
-                "bearerFormat": "JWT",
-                "description": "The access_token from POST /api/v1/tokens",
+                "description": (
+                    "The access_token from POST /api/v1/tokens, or an API key (pk_...) from "
+                    "POST /api/v1/me/api-keys where the operation allows keys; never in the URL"
+                ),
             },
         )
         self.spec.components.security_scheme(

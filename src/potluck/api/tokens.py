@@ -9,9 +9,22 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user, decode_token
 from marshmallow import ValidationError
 
-from ..auth import authenticate, issue_tokens, revoke_current_token, revoke_token_claims
+from ..accounts import RESEND_HINT
+from ..auth import (
+    find_login_user,
+    issue_tokens,
+    revoke_current_token,
+    revoke_token_claims,
+    verify_login,
+)
 from ..http import abort, flatten_errors
 from ..idempotency import never_replayed
+from ..limits import (
+    forget_login_failures,
+    record_login_failure,
+    refuse_throttled_login,
+    strict_limit,
+)
 from ..models import User
 from ..persistence import commit
 from ..schemas.users import CredentialsSchema, RevokeSchema, TokenSchema
@@ -58,23 +71,17 @@ class Tokens(MethodView):
     @blp.alt_response(400, response="BAD_REQUEST", success=False)
     @blp.alt_response(401, response="UNAUTHORIZED", success=False)
     @blp.alt_response(403, response="FORBIDDEN", success=False)
+    @blp.alt_response(429, response="TOO_MANY_REQUESTS", success=False)
+    @strict_limit("LOGIN_RATE_LIMIT", "login attempts from this address")
     def post(self) -> dict[str, Any]:
         """Log in: get an access token and a refresh token"""
-        login, password = _credentials()
-        user = authenticate(login, password)
-        if user is None:
-            abort(
-                401,
-                _WRONG_CREDENTIALS,
-                headers={"WWW-Authenticate": 'Basic realm="potluck", charset="UTF-8"'},
-            )
-        if not user.is_active:
-            abort(403, "This account is disabled.")
+        user = _verified_user(*_credentials())
+        _check_usable(user)
         tokens = issue_tokens(user)
         commit()  # a password rehash may be pending
         return tokens
 
-    @blp.auth_required()
+    @blp.auth_required(api_key=False)
     @blp.arguments(RevokeSchema, required=False)
     @blp.response(204)
     def delete(self, data: dict[str, Any]) -> None:
@@ -91,6 +98,36 @@ class Tokens(MethodView):
                 )
             revoke_token_claims(claims)
         commit()
+
+
+def _verified_user(login: str, password: str) -> User:
+    account = find_login_user(login)
+    # One failure counter per account, whichever name it was addressed by.
+    throttle_key = f"user:{account.id}" if account else f"name:{login.strip().lower()}"
+    refuse_throttled_login(throttle_key)
+    user = verify_login(account, password)
+    if user is None:
+        record_login_failure(throttle_key)
+        abort(
+            401,
+            _WRONG_CREDENTIALS,
+            headers={"WWW-Authenticate": 'Basic realm="potluck", charset="UTF-8"'},
+        )
+    forget_login_failures(throttle_key)
+    return user
+
+
+def _check_usable(user: User) -> None:
+    if not user.is_active:
+        abort(403, "This account is disabled; ask the site's administrator.")
+    if not user.is_confirmed:
+        abort(
+            403,
+            f"Confirm your email address first with the link mailed to {user.email}; "
+            f"lost it? {RESEND_HINT}.",
+            type="/problems/unconfirmed-account",
+            title="Account not confirmed",
+        )
 
 
 def _decoded(token: str) -> dict[str, Any]:

@@ -10,9 +10,10 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user
 from sqlalchemy import func, select
 
-from ..auth import hash_password
+from ..accounts import register_user
 from ..extensions import db
 from ..http import abort
+from ..limits import strict_limit
 from ..models import User
 from ..persistence import commit
 from ..schemas.users import (
@@ -40,18 +41,16 @@ def find_user(username: str) -> User:
 
 @blp.route("/users")
 class Users(MethodView):
+    @strict_limit("REGISTRATION_RATE_LIMIT", "registrations from this address")
     @blp.arguments(UserCreateSchema)
     @blp.response(201, PrivateUserSchema, headers={"Location": {"schema": {"type": "string"}}})
     @blp.alt_response(409, response="CONFLICT", success=False)
+    @blp.alt_response(429, response="TOO_MANY_REQUESTS", success=False)
     def post(self, data: dict[str, Any]) -> tuple[User, int, dict[str, str]]:
-        """Register an account"""
-        user = User(
-            username=data["username"],
-            email=data["email"],
-            display_name=data["display_name"],
-            password_hash=hash_password(data["password"]),
+        """Register an account; it works once confirmed by the link mailed to its address"""
+        user = register_user(
+            data["username"], data["email"], data["password"], data["display_name"]
         )
-        db.session.add(user)
         commit()
         return user, 201, {"Location": url_for(".UserItem", username=user.username)}
 

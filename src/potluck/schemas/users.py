@@ -12,6 +12,23 @@ USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,29}$"
 MAX_EMAIL_LENGTH = 254
 
 
+def new_password(**kwargs: object) -> fields.String:
+    return fields.String(
+        required=True,
+        load_only=True,
+        validate=validate.Length(8, 128, error="Between 8 and 128 characters."),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def normalized_email(value: str) -> str:
+    # Checked after lowercasing: some characters grow ("İ".lower() is two characters).
+    email = value.strip().lower()
+    if len(email) > MAX_EMAIL_LENGTH:
+        raise ma.ValidationError(f"At most {MAX_EMAIL_LENGTH} characters.", "email")
+    return email
+
+
 class UserCreateSchema(StrictSchema):
     username = Text(
         required=True,
@@ -22,20 +39,12 @@ class UserCreateSchema(StrictSchema):
         ),
     )
     email = fields.Email(required=True)
-    password = fields.String(
-        required=True,
-        load_only=True,
-        validate=validate.Length(8, 128, error="Between 8 and 128 characters."),
-    )
+    password = new_password()
     display_name = Text(load_default="", validate=validate.Length(max=80))
 
     @ma.post_load
     def _normalize_email(self, data: dict[str, object], **kwargs: object) -> dict[str, object]:
-        # Checked after lowercasing: some characters grow ("İ".lower() is two characters).
-        email = str(data["email"]).strip().lower()
-        if len(email) > MAX_EMAIL_LENGTH:
-            raise ma.ValidationError(f"At most {MAX_EMAIL_LENGTH} characters.", "email")
-        data["email"] = email
+        data["email"] = normalized_email(str(data["email"]))
         return data
 
 
