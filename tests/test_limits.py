@@ -119,15 +119,84 @@ def test_account_mail_is_limited_per_client(app: Flask, user: dict[str, Any], pa
     assert from_address(app, OWNER).post(path, json={"email": "x@example.com"}).status_code == 202
 
 
-def test_unlimited_endpoints_carry_no_rate_limit_headers(app: Flask, user: dict[str, Any]) -> None:
+def test_every_request_counts_against_a_general_limit(app: Flask, user: dict[str, Any]) -> None:
     response = from_address(app, OWNER).get("/api/v1/users/alice")
     assert response.status_code == 200
-    assert "RateLimit-Limit" not in response.headers
-    assert "Retry-After" not in response.headers
+    assert response.headers["RateLimit-Limit"] == "600"
+    assert int(response.headers["RateLimit-Remaining"]) == 599
+    assert 0 <= int(response.headers["RateLimit-Reset"]) <= 60
 
 
-def test_limited_operations_document_429(app: Flask) -> None:
+def test_reads_are_limited_per_client_address(app: Flask, user: dict[str, Any]) -> None:
+    app.config["READ_RATE_LIMIT"] = "3 per minute"
+    crowd = from_address(app, ATTACKER)
+    answers = [crowd.get("/api/v1/recipes") for _ in range(4)]
+    assert [a.status_code for a in answers[:3]] == [200, 200, 200]
+    body = assert_too_many(answers[3])
+    assert "3 per 1 minute" in body["detail"]
+    assert answers[3].headers["RateLimit-Remaining"] == "0"
+    assert from_address(app, OWNER).get("/api/v1/recipes").status_code == 200
+
+
+def test_signed_in_users_are_limited_per_user_not_per_address(
+    app: Flask, register: Callable[..., dict[str, Any]], login: Callable[[str], dict[str, str]]
+) -> None:
+    register("alice")
+    register("bob")
+    alice, bob = login("alice"), login("bob")
+    app.config["WRITE_RATE_LIMIT"] = "2 per minute"
+    shared = from_address(app, OWNER)  # both behind one address (an office, a NAT)
+    for _ in range(2):
+        assert shared.patch("/api/v1/me", json={"bio": "x"}, headers=alice).status_code == 200
+    assert_too_many(shared.patch("/api/v1/me", json={"bio": "y"}, headers=alice))
+    assert shared.patch("/api/v1/me", json={"bio": "z"}, headers=bob).status_code == 200
+
+
+def test_a_forged_token_counts_against_the_address(app: Flask, user: dict[str, Any]) -> None:
+    app.config["READ_RATE_LIMIT"] = "2 per minute"
+    client = from_address(app, ATTACKER)
+    for _ in range(2):
+        forged = {"Authorization": "Bearer not.a.token"}
+        assert client.get("/api/v1/me", headers=forged).status_code == 401
+    assert_too_many(client.get("/api/v1/recipes"))
+
+
+def test_behind_a_trusted_proxy_each_client_has_its_own_count(
+    database_url: str, tmp_path: Any
+) -> None:
+    from conftest import test_environ as environ_for
+
+    from potluck import create_app
+
+    app = create_app(
+        {"RATELIMIT_ENABLED": True, "READ_RATE_LIMIT": "2 per minute"},
+        environ={**environ_for(database_url, tmp_path), "TRUSTED_PROXIES": "10.0.0.0/8"},
+    )
+    proxy = from_address(app, "10.1.2.3")
+    first = {"X-Forwarded-For": f"{ATTACKER}, 10.1.2.3"}
+    for _ in range(2):
+        assert proxy.get("/api/v1/recipes", headers=first).status_code == 200
+    assert_too_many(proxy.get("/api/v1/recipes", headers=first))
+    other = {"X-Forwarded-For": OWNER}
+    assert proxy.get("/api/v1/recipes", headers=other).status_code == 200
+
+
+def test_images_and_preflights_are_not_counted(app: Flask, user: dict[str, Any]) -> None:
+    app.config["READ_RATE_LIMIT"] = "1 per minute"
+    client = from_address(app, OWNER)
+    for _ in range(3):
+        missing = client.get("/media/" + "0" * 64 + "-large.webp")
+        assert missing.status_code == 404
+        assert "RateLimit-Limit" not in missing.headers
+        assert client.options("/api/v1/recipes").status_code == 200
+
+
+def test_every_operation_documents_429(app: Flask) -> None:
     spec = app.test_client().get("/api/v1/openapi.json").json
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method != "parameters":
+                assert "429" in operation["responses"], (method, path)
     for path in (
         "/api/v1/tokens",
         "/api/v1/users",

@@ -6,17 +6,23 @@ Counters live in Redis when REDIS_URL is set (shared by every instance), else in
 
 from __future__ import annotations
 
+import hashlib
+import os
 import time
 from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
-from flask_limiter import Limiter
+from flask_jwt_extended import decode_token
+from flask_limiter import Limiter, RateLimitExceeded
 from limits import RateLimitItem, parse
 
-from .http import abort
+from .http import abort, problem
 
 DEFAULT_LIMITS = {
+    # Every request, per signed-in user or else per client address.
+    "READ_RATE_LIMIT": "600 per minute",
+    "WRITE_RATE_LIMIT": "120 per minute",
     "LOGIN_RATE_LIMIT": "20 per minute",  # per client, any outcome
     "REGISTRATION_RATE_LIMIT": "10 per hour",
     "ACCOUNT_MAIL_RATE_LIMIT": "5 per hour",  # resend confirmation, password reset
@@ -32,13 +38,49 @@ def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
+def _bearer_identity() -> str | None:
+    """Who the bearer credential names, before any view has authenticated it: general limits
+    are checked first. A token that does not verify counts against the address."""
+    scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not credential:
+        return None
+    if credential.startswith("pk_"):
+        return "key:" + hashlib.sha256(credential.encode()).hexdigest()[:24]
+    try:
+        return f"user:{decode_token(credential)['sub']}"
+    except Exception:  # any token that does not verify names nobody
+        return None
+
+
 def rate_limit_key() -> str:
-    """The signed-in user's id, or else the client's address."""
+    """The signed-in user (or API key), or else the client's address."""
     user_id = g.get("authenticated_user_id")
-    return f"user:{user_id}" if user_id is not None else f"ip:{client_address()}"
+    if user_id is not None:
+        return f"user:{user_id}"
+    return _bearer_identity() or f"ip:{client_address()}"
 
 
-limiter = Limiter(key_func=rate_limit_key, headers_enabled=False, strategy="moving-window")
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Content-addressed images and the docs' scripts are static files: not worth counting.
+_UNCOUNTED_PREFIXES = ("/media/", "/api/v1/docs/assets/", "/static/")
+
+
+def _general_limit() -> str:
+    setting = "WRITE_RATE_LIMIT" if request.method in _WRITES else "READ_RATE_LIMIT"
+    return str(current_app.config[setting])
+
+
+def _uncounted() -> bool:
+    return request.method == "OPTIONS" or request.path.startswith(_UNCOUNTED_PREFIXES)
+
+
+limiter = Limiter(
+    key_func=rate_limit_key,
+    headers_enabled=False,
+    strategy="moving-window",
+    application_limits=[_general_limit],
+    application_limits_exempt_when=_uncounted,
+)
 
 
 def strict_limit(setting: str, what: str) -> Callable[[Any], Any]:
@@ -101,8 +143,22 @@ def _rate_limit_headers(response: Response) -> Response:
     return response
 
 
+def _too_many_requests(error: RateLimitExceeded) -> Response:
+    custom = error.limit.error_message if error.limit else None
+    detail = (
+        custom
+        if isinstance(custom, str) and custom
+        else (
+            f"Too many requests: the limit is {error.description}. Wait for the seconds in "
+            "Retry-After, then try again."
+        )
+    )
+    return problem(429, detail)
+
+
 def init_app(app: Flask) -> None:
+    app.register_error_handler(RateLimitExceeded, _too_many_requests)
     for setting, value in DEFAULT_LIMITS.items():
-        app.config.setdefault(setting, value)
+        app.config.setdefault(setting, os.environ.get(setting, value))
     limiter.init_app(app)
     app.after_request(_rate_limit_headers)

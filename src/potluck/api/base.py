@@ -199,6 +199,7 @@ class Api(flask_smorest.Api):  # type: ignore[misc]
                 for status, component in {
                     **answers,
                     "406": "NOT_ACCEPTABLE",
+                    "429": "TOO_MANY_REQUESTS",
                     "500": "INTERNAL_SERVER_ERROR",
                 }.items():
                     responses.setdefault(
