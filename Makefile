@@ -32,7 +32,7 @@ test-sqlite: $(STAMP)
 	$(BIN)/pytest --cov --cov-report=term:skip-covered
 
 test-postgres: $(STAMP)
-	scripts/with-postgres.sh $(BIN)/pytest
+	scripts/with-postgres.sh scripts/with-redis.sh $(BIN)/pytest
 
 test: lint test-sqlite test-postgres
 

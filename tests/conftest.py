@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from flask import Flask
@@ -30,7 +31,9 @@ PASSWORD = "correct horse battery staple"
 
 
 def pytest_report_header() -> str:
-    return f"database: {'PostgreSQL' if os.environ.get('TEST_DATABASE_URL') else 'SQLite'}"
+    database = "PostgreSQL" if os.environ.get("TEST_DATABASE_URL") else "SQLite"
+    shared = "Redis" if os.environ.get("TEST_REDIS_URL") else "in process"
+    return f"database: {database}; cache and rate limits: {shared}"
 
 
 @pytest.fixture(scope="session")
@@ -41,12 +44,16 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def test_environ(database_url: str, instance: Path) -> dict[str, str]:
-    return {
+    environ = {
         "POTLUCK_ENV": "testing",
         "SECRET_KEY": TEST_SECRET,
         "DATABASE_URL": database_url,
         "POTLUCK_INSTANCE_PATH": str(instance),
     }
+    if os.environ.get("TEST_REDIS_URL"):
+        # The scaled-out pass: server cache and rate-limit counters in a real Redis.
+        environ["REDIS_URL"] = os.environ["TEST_REDIS_URL"]
+    return environ
 
 
 @pytest.fixture(scope="session")
@@ -69,6 +76,14 @@ def _empty_tables() -> None:
         else:
             for table in tables:
                 connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - our table names
+
+
+@pytest.fixture(autouse=True)
+def _empty_redis() -> None:
+    # Cache generations restart with the tables, so the shared cache (and counters) must too.
+    if url := os.environ.get("TEST_REDIS_URL"):
+        with redis.Redis.from_url(url) as connection:
+            connection.flushdb()
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from conftest import PASSWORD, outbox
 from flask import Flask
 from flask.testing import FlaskClient
 
+from potluck.extensions import db as _db
 from potluck.models import utcnow
 
 pytestmark = pytest.mark.rate_limits
@@ -172,13 +173,18 @@ def test_behind_a_trusted_proxy_each_client_has_its_own_count(
         {"RATELIMIT_ENABLED": True, "READ_RATE_LIMIT": "2 per minute"},
         environ={**environ_for(database_url, tmp_path), "TRUSTED_PROXIES": "10.0.0.0/8"},
     )
-    proxy = from_address(app, "10.1.2.3")
-    first = {"X-Forwarded-For": f"{ATTACKER}, 10.1.2.3"}
-    for _ in range(2):
-        assert proxy.get("/api/v1/recipes", headers=first).status_code == 200
-    assert_too_many(proxy.get("/api/v1/recipes", headers=first))
-    other = {"X-Forwarded-For": OWNER}
-    assert proxy.get("/api/v1/recipes", headers=other).status_code == 200
+    try:
+        proxy = from_address(app, "10.1.2.3")
+        first = {"X-Forwarded-For": f"{ATTACKER}, 10.1.2.3"}
+        for _ in range(2):
+            assert proxy.get("/api/v1/recipes", headers=first).status_code == 200
+        assert_too_many(proxy.get("/api/v1/recipes", headers=first))
+        other = {"X-Forwarded-For": OWNER}
+        assert proxy.get("/api/v1/recipes", headers=other).status_code == 200
+    finally:
+        with app.app_context():
+            _db.session.remove()
+            _db.engine.dispose()
 
 
 def test_images_and_preflights_are_not_counted(app: Flask, user: dict[str, Any]) -> None:
