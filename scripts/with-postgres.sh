@@ -6,6 +6,7 @@
 # TEST_DATABASE_URL, runs the command, and stops the server whatever happens.
 # Without PostgreSQL it fails under CI=true, and otherwise says so and skips the command.
 set -euo pipefail
+source "$(dirname "$0")/services.sh"
 
 find_bin() {
   local dir
@@ -15,24 +16,11 @@ find_bin() {
   return 1
 }
 
-if ! PG_BIN=$(find_bin); then
-  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
-    echo "with-postgres: installing PostgreSQL from Debian's packages" >&2
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-  fi
-  if ! PG_BIN=$(find_bin); then
-    if [[ "${CI:-}" == "true" ]]; then
-      echo "with-postgres: PostgreSQL is not installed and could not be installed" >&2
-      exit 1
-    fi
-    echo "with-postgres: PostgreSQL not found: SKIPPING '$*' (install postgresql to run it)" >&2
-    exit 0
-  fi
-fi
+require_service postgres postgresql find_bin >/dev/null
+PG_BIN=$(find_bin)
 
 DATA=$(mktemp -d /tmp/potluck-pg.XXXXXX)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 as_pg() {
   if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
 }

@@ -5,25 +5,12 @@
 # runs the command, and stops the server whatever happens. Without Redis it fails under
 # CI=true, and otherwise says so and skips the command.
 set -euo pipefail
+source "$(dirname "$0")/services.sh"
 
-if ! command -v redis-server >/dev/null; then
-  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
-    echo "with-redis: installing redis-server from Debian's packages" >&2
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
-  fi
-  if ! command -v redis-server >/dev/null; then
-    if [[ "${CI:-}" == "true" ]]; then
-      echo "with-redis: redis-server is not installed and could not be installed" >&2
-      exit 1
-    fi
-    echo "with-redis: redis-server not found: SKIPPING '$*' (install redis-server to run it)" >&2
-    exit 0
-  fi
-fi
+require_service redis redis-server command -v redis-server >/dev/null
 
 DATA=$(mktemp -d /tmp/potluck-redis.XXXXXX)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 redis-server --bind 127.0.0.1 --port "$PORT" --save "" --appendonly no --dir "$DATA" \
   --daemonize yes --pidfile "$DATA/redis.pid" --logfile "$DATA/redis.log" >/dev/null
 
