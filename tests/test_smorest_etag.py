@@ -28,3 +28,20 @@ def test_a_stale_tag_gets_the_full_answer(client: FlaskClient, user: dict[str, A
     assert response.status_code == 200
     assert response.json["username"] == "alice"
     assert response.headers["ETag"] != '"stale"'
+
+
+def test_profile_edits_honour_if_match(client: FlaskClient, auth_headers: dict[str, str]) -> None:
+    etag = client.get("/api/v1/me", headers=auth_headers).headers["ETag"]
+    changed = client.patch(
+        "/api/v1/me", json={"bio": "Bakes bread."}, headers={**auth_headers, "If-Match": etag}
+    )
+    assert changed.status_code == 200
+    assert changed.headers["ETag"] != etag
+    stale = client.patch(
+        "/api/v1/me", json={"bio": "Lost update"}, headers={**auth_headers, "If-Match": etag}
+    )
+    assert stale.status_code == 412
+    assert stale.content_type == "application/problem+json"
+    assert client.get("/api/v1/me", headers=auth_headers).json["bio"] == "Bakes bread."
+    # Without If-Match the edit goes through (If-Match is honoured, not demanded: no 428).
+    assert client.patch("/api/v1/me", json={"bio": "x"}, headers=auth_headers).status_code == 200

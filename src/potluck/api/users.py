@@ -68,6 +68,7 @@ class UserItem(MethodView):
 @blp.route("/me")
 class Me(MethodView):
     @blp.auth_required()
+    @blp.etag
     @blp.response(200, PrivateUserSchema)
     def get(self) -> User:
         """The signed-in user, email included"""
@@ -75,11 +76,13 @@ class Me(MethodView):
         return user
 
     @blp.auth_required()
+    @blp.etag
     @blp.arguments(ProfileUpdateSchema)
     @blp.response(200, PrivateUserSchema)
     def patch(self, data: dict[str, Any]) -> User:
         """Change the signed-in user's profile"""
         user: User = current_user
+        blp.check_etag(user, PrivateUserSchema)  # If-Match: 412 on a stale copy
         for field, value in data.items():
             setattr(user, field, value)
         commit()
