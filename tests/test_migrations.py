@@ -14,7 +14,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError, SAWarning
 
-from potluck.models import User
+from potluck.models import User, described_by_models
 
 
 def _differences(db: Any) -> list[Any]:
@@ -22,7 +22,9 @@ def _differences(db: Any) -> list[Any]:
         # SQLite cannot reflect expression indexes (lower(username)); Alembic says so.
         warnings.filterwarnings("ignore", "autogenerate skipping", UserWarning)
         warnings.filterwarnings("ignore", "Skipped unsupported reflection", SAWarning)
-        context = MigrationContext.configure(connection)
+        context = MigrationContext.configure(
+            connection, opts={"include_object": described_by_models}
+        )
         return list(compare_metadata(context, db.metadata))
 
 

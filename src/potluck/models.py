@@ -286,3 +286,15 @@ class OutboxMail(db.Model):  # type: ignore[name-defined,misc]
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+# Kept by migrations and database triggers, not by these models: full-text search (the FTS5
+# table and its shadow tables on SQLite, the tsvector column and its index on PostgreSQL).
+DATABASE_ONLY_NAMES = ("recipe_search", "search_vector", "ix_recipes_search_vector")
+
+
+def described_by_models(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    """Alembic's include_object: compare only what the models describe."""
+    return not (name or "").startswith(DATABASE_ONLY_NAMES)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, and_, case, exists, func, or_, select
+from sqlalchemy import Select, asc, desc, exists, func, select
 from sqlalchemy.orm import joinedload
 
 from .extensions import db
+from .fulltext import matching
 from .models import Recipe, Tag, User, recipe_tags
 
 DEFAULT_ORDER = {
@@ -27,38 +28,11 @@ _SORT_COLUMNS = {
 }
 
 
-def _like_pattern(word: str) -> str:
-    escaped = word.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def _has_tag(name: str) -> Any:
     return exists().where(
         recipe_tags.c.recipe_id == Recipe.id,
         recipe_tags.c.tag_id == Tag.id,
         Tag.name == name,
-    )
-
-
-def _ingredient_lines() -> Any:
-    """The ingredient lines of a recipe as rows, to search their text rather than the JSON."""
-    dialect = db.session.get_bind().dialect.name
-    elements = func.json_array_elements_text if dialect == "postgresql" else func.json_each
-    return elements(Recipe.ingredients).table_valued("value").alias("ingredient")
-
-
-def _matches(word: str) -> Any:
-    pattern = _like_pattern(word)
-    lines = _ingredient_lines()
-    return or_(
-        func.lower(Recipe.name).like(pattern, escape="\\"),
-        func.lower(Recipe.description).like(pattern, escape="\\"),
-        exists().select_from(lines).where(func.lower(lines.c.value).like(pattern, escape="\\")),
-        exists().where(
-            recipe_tags.c.recipe_id == Recipe.id,
-            recipe_tags.c.tag_id == Tag.id,
-            Tag.name.like(pattern, escape="\\"),
-        ),
     )
 
 
@@ -85,20 +59,15 @@ def recipe_list(
         )
     if params.get("max_cook_time") is not None:
         statement = statement.where(Recipe.cook_time <= params["max_cook_time"])
-    words = (params.get("q") or "").split()
-    if words:
-        statement = statement.where(and_(*(_matches(word) for word in words)))
+    relevance = None
+    if params.get("q"):
+        dialect = db.session.get_bind().dialect.name
+        statement, relevance = matching(statement, params["q"], dialect)
 
     sort = params.get("sort") or "created_at"
     descending = (params.get("order") or DEFAULT_ORDER[sort]) == "desc"
-    if sort == "relevance":
-        # Until full-text ranking lands, a match in the name ranks above one elsewhere.
-        in_name = and_(
-            *(func.lower(Recipe.name).like(_like_pattern(w), escape="\\") for w in words)
-        )
-        key: Any = case((in_name, 1), else_=0)
-        tie = Recipe.created_at
-        keys = [key.desc() if descending else key.asc(), tie.desc() if descending else tie.asc()]
+    if sort == "relevance" and relevance is not None:
+        keys = [desc(relevance) if descending else asc(relevance)]
     else:
         column = _SORT_COLUMNS[sort]
         # Recipes without a cook time sort last either way, on SQLite and PostgreSQL alike.

@@ -1,0 +1,72 @@
+"""Full-text search queries built from what a user typed, never passed through raw:
+words (letters and digits) match as prefixes, "quoted words" as a phrase, all must match."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from sqlalchemy import Select, column, table, text
+
+from .http import abort
+from .models import Recipe
+
+_TERM = re.compile(r'"([^"]*)"|([^\W_]+)')
+_WORD = re.compile(r"[^\W_]+")
+recipe_search = table("recipe_search", column("rowid"))
+
+
+def _fold(word: str) -> str:
+    # Accents off and case folded, as the indexes store them.
+    decomposed = unicodedata.normalize("NFKD", word.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def search_terms(query: str) -> list[list[str]]:
+    """The phrases of a query, each a list of folded words; a bare word is a one-word phrase."""
+    terms = []
+    for phrase, word in _TERM.findall(query):
+        words = [_fold(w) for w in _WORD.findall(phrase or word)]
+        if words:
+            terms.append(words)
+    if not terms:
+        abort(
+            400,
+            "q needs at least one letter or digit to search for.",
+            errors={"q": ["Needs at least one letter or digit."]},
+        )
+    return terms
+
+
+def _sqlite_match(terms: list[list[str]]) -> str:
+    # Every token is letters and digits only, so quoting it cannot change the query's syntax.
+    return " ".join(
+        f'"{words[0]}"*' if len(words) == 1 else '"' + " ".join(words) + '"' for words in terms
+    )
+
+
+def _postgresql_query(terms: list[list[str]]) -> str:
+    return " & ".join(
+        f"{words[0]}:*" if len(words) == 1 else "(" + " <-> ".join(words) + ")" for words in terms
+    )
+
+
+def matching(statement: Select[Any], query: str, dialect: str) -> tuple[Select[Any], Any]:
+    """`statement` narrowed to recipes matching `query`, and a relevance expression (higher
+    is better) to sort by."""
+    terms = search_terms(query)
+    if dialect == "postgresql":
+        tsquery = _postgresql_query(terms)
+        narrowed = statement.where(
+            text("recipes.search_vector @@ to_tsquery('simple', :fts_filter)").bindparams(
+                fts_filter=tsquery
+            )
+        )
+        rank = text("ts_rank_cd(recipes.search_vector, to_tsquery('simple', :fts_rank))")
+        return narrowed, rank.bindparams(fts_rank=tsquery)
+    narrowed = statement.join(recipe_search, recipe_search.c.rowid == Recipe.id).where(
+        text("recipe_search MATCH :fts").bindparams(fts=_sqlite_match(terms))
+    )
+    # bm25 is lower for better matches; columns weigh name, description, ingredients, tags.
+    return narrowed, text("-bm25(recipe_search, 10.0, 1.0, 3.0, 5.0)")
