@@ -7,7 +7,7 @@ import re
 import unicodedata
 from typing import Any
 
-from sqlalchemy import Select, column, table, text
+from sqlalchemy import Select, column, literal_column, select, table, text
 
 from .http import abort
 from .models import Recipe
@@ -65,8 +65,16 @@ def matching(statement: Select[Any], query: str, dialect: str) -> tuple[Select[A
         )
         rank = text("ts_rank_cd(recipes.search_vector, to_tsquery('simple', :fts_rank))")
         return narrowed, rank.bindparams(fts_rank=tsquery)
-    narrowed = statement.join(recipe_search, recipe_search.c.rowid == Recipe.id).where(
-        text("recipe_search MATCH :fts").bindparams(fts=_sqlite_match(terms))
-    )
+    # The matches first, materialized: left to itself SQLite runs the MATCH once per recipe.
     # bm25 is lower for better matches; columns weigh name, description, ingredients, tags.
-    return narrowed, text("-bm25(recipe_search, 10.0, 1.0, 3.0, 5.0)")
+    hits = (
+        select(
+            recipe_search.c.rowid.label("recipe_id"),
+            literal_column("-bm25(recipe_search, 10.0, 1.0, 3.0, 5.0)").label("relevance"),
+        )
+        .select_from(recipe_search)
+        .where(text("recipe_search MATCH :fts").bindparams(fts=_sqlite_match(terms)))
+        .cte("hits")
+        .prefix_with("MATERIALIZED")
+    )
+    return statement.join(hits, hits.c.recipe_id == Recipe.id), hits.c.relevance
