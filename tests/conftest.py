@@ -6,7 +6,11 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import signal
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -298,3 +302,32 @@ def smtp_server(app: Flask) -> Iterator[SMTPServer]:
     server.start()
     yield server
     server.stop()
+
+
+@contextlib.contextmanager
+def potluck_serving(environ: dict[str, str], port: int, log_path: Path) -> Iterator[None]:
+    """`potluck serve` (granian) as a real process group on `port`, logging to `log_path`;
+    stopped by its PID when the block ends."""
+    potluck = Path(sys.executable).with_name("potluck")
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [potluck, "serve", "--port", str(port), "--workers", "1"],
+            env=environ,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            else:
+                pytest.fail(f"potluck serve did not start listening:\n{log_path.read_text()}")
+            yield
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)

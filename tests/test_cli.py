@@ -6,8 +6,6 @@ import http.client
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TEST_SECRET
+from conftest import TEST_SECRET, free_port, potluck_serving
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -92,18 +90,11 @@ def test_user_create(app: Flask, client: Any) -> None:
     assert "username" in bad.output
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Any:
     """`potluck serve` as a real granian process on a free port, on its own SQLite file."""
     potluck = Path(sys.executable).with_name("potluck")
-    port = _free_port()
+    port = free_port()
     environ = {
         **os.environ,
         "POTLUCK_ENV": "testing",
@@ -120,30 +111,8 @@ def server(tmp_path: Path) -> Any:
         [potluck, "setup"], env=environ, capture_output=True, text=True, check=False, timeout=60
     )
     assert setup.returncode == 0, setup.stderr
-    log = (tmp_path / "serve.log").open("wb")
-    process = subprocess.Popen(
-        [potluck, "serve", "--port", str(port), "--workers", "1"],
-        env=environ,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-        log.close()
-        pytest.fail("potluck serve did not start listening")
-    yield port, tmp_path / "serve.log"
-    os.killpg(process.pid, signal.SIGTERM)
-    process.wait(timeout=30)
-    log.close()
+    with potluck_serving(environ, port, tmp_path / "serve.log"):
+        yield port, tmp_path / "serve.log"
 
 
 def test_serve_answers_over_keep_alive_connections(server: Any) -> None:

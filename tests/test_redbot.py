@@ -10,17 +10,14 @@ import http.client
 import io
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TEST_SECRET
+from conftest import TEST_SECRET, free_port, potluck_serving
 from PIL import Image
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
@@ -69,13 +66,6 @@ print(json.dumps({
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`potluck serve` (granian) on a free port, on its own SQLite file with seeded recipes."""
@@ -104,30 +94,9 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             timeout=60,
         )
         assert done.returncode == 0, done.stderr
-    port = _free_port()
-    log_path = root / "serve.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [potluck, "serve", "--port", str(port), "--workers", "1"],
-            env=environ,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            else:
-                pytest.fail(f"potluck serve did not start listening:\n{log_path.read_text()}")
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
+    port = free_port()
+    with potluck_serving(environ, port, root / "serve.log"):
+        yield f"http://127.0.0.1:{port}"
 
 
 def _published_recipe(base_url: str) -> str:
