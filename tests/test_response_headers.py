@@ -546,6 +546,11 @@ def test_cors_exposes_the_headers_clients_need(build_app: BuildApp) -> None:
         "location",
         "retry-after",
         "x-request-id",
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+        "idempotent-replayed",
+        "cache-status",
     }
     assert "origin" in vary(response)
 

@@ -18,6 +18,8 @@ EXPOSED_HEADERS = [
     "RateLimit-Remaining",
     "RateLimit-Reset",
     "X-Request-ID",
+    "Idempotent-Replayed",
+    "Cache-Status",
 ]
 ALLOWED_REQUEST_HEADERS = [
     "Authorization",
