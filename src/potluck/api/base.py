@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 
 import flask_smorest
 import marshmallow as ma
-from flask import Flask, Response, request
+from flask import Flask
 from flask_jwt_extended import jwt_required
 from flask_smorest.etag import _get_etag_ctx as _etag_context
 from flask_smorest.exceptions import NotModified
@@ -20,7 +20,7 @@ from werkzeug.http import quote_etag
 
 from ..api_keys import bearer_api_key, sign_in_with_api_key
 from ..auth import refuse
-from ..conditional import none_match, require_match
+from ..conditional import not_modified, require_match
 from ..http import PROBLEM_JSON, abort, handle_http_exception
 
 BEARER_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
@@ -87,9 +87,9 @@ class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
     ARGUMENTS_PARSER = ArgumentsParser()
 
     def _check_not_modified(self, etag: str) -> None:
-        if request.method in self.METHODS_CHECKING_NOT_MODIFIED and none_match(quote_etag(etag)):
-            response = Response(status=304, headers={"ETag": quote_etag(etag)})
-            raise NotModified(response=response)
+        fresh = not_modified(quote_etag(etag))  # the same 304 as every other resource's
+        if fresh is not None:
+            raise NotModified(response=fresh)
 
     def _is_etag_enabled(self) -> bool:
         return True  # also under the root aliases, which are not registered with the Api
