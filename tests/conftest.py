@@ -97,8 +97,10 @@ def app(
     # Rate limits would trip the many logins of unrelated tests; tests marked
     # `rate_limits` (test_limits.py) run with them on.
     limited = request.node.get_closest_marker("rate_limits") is not None
+    replay = request.node.get_closest_marker("no_replay") is None
     app = create_app(
-        {"RATELIMIT_ENABLED": limited}, environ=test_environ(database_url, tmp_path / "instance")
+        {"RATELIMIT_ENABLED": limited, "HOT_READS": replay},
+        environ=test_environ(database_url, tmp_path / "instance"),
     )
     with app.app_context():
         _empty_tables()

@@ -18,6 +18,9 @@ from werkzeug.test import TestResponse
 from potluck import create_app
 from potluck.extensions import db as _db
 
+# What is behind the replay of anonymous reads (test_hot_reads.py), so every GET reaches it.
+pytestmark = pytest.mark.no_replay
+
 LIST = "/api/v1/recipes"
 USER_LIST = "/api/v1/users/alice/recipes"
 MISS = "Potluck; fwd=miss; stored"

@@ -20,6 +20,7 @@ from . import (
     auth,
     cache,
     headers,
+    hot_reads,
     http,
     idempotency,
     limits,
@@ -60,6 +61,7 @@ def create_app(
     migrate.init_app(app, db, directory=app.config["MIGRATIONS_DIR"], render_as_batch=True)
     jwt.init_app(app)
     http.init_app(app)
+    hot_reads.init_app(app)  # inside TrustedProxies (proxies.init_app), so it sees real clients
     headers.init_app(app)
     cache.init_app(app)
     idempotency.init_app(app)

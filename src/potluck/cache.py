@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from .conditional import etag_for_bytes, not_modified
 from .extensions import db
+from .hot_reads import offer_for_replay
 from .models import CacheGeneration, Recipe, Tag, User
 
 cache = Cache()
@@ -57,6 +58,26 @@ class CachedAnswer:
     headers: dict[str, str]
 
 
+def cache_status(status: str) -> dict[str, str]:
+    return {"Cache-Status": f"{_CACHE_STATUS}; {status}"}
+
+
+def versioned_bytes(key: str, build: Callable[[], tuple[bytes, str | None]]) -> tuple[bytes, str]:
+    """Serialized bytes of one version of a resource, and the Cache-Status detail.
+
+    `key` names the version (an ETag), so an entry never goes stale: a newer version has a
+    new key. `build` returns the bytes and the key of the version it found, which is stored
+    only when it is still the version asked for."""
+    body: bytes | None = cache.get(key)
+    if body is not None:
+        return body, "hit"
+    body, built_key = build()
+    if built_key != key:
+        return body, "fwd=miss; detail=changed"
+    cache.set(key, body)
+    return body, "fwd=miss; stored"
+
+
 def cached_answer(variant: str, build: Callable[[], tuple[bytes, str, dict[str, str]]]) -> Response:
     """Answer a public GET from the cache, or build, store and answer it; 304 when current.
 
@@ -70,12 +91,13 @@ def cached_answer(variant: str, build: Callable[[], tuple[bytes, str, dict[str, 
         entry = CachedAnswer(body, mimetype, etag_for_bytes(body), headers)
         cache.set(key, entry)
         status = "fwd=miss; stored"
-    cache_status = {"Cache-Status": f"{_CACHE_STATUS}; {status}"}
-    fresh = not_modified(entry.etag, extra={**entry.headers, **cache_status})
+    offer_for_replay()
+    status_header = cache_status(status)
+    fresh = not_modified(entry.etag, extra={**entry.headers, **status_header})
     if fresh is not None:
         return fresh
     response = Response(entry.body, mimetype=entry.mimetype)
-    response.headers.update({**entry.headers, **cache_status, "ETag": entry.etag})
+    response.headers.update({**entry.headers, **status_header, "ETag": entry.etag})
     return response
 
 
@@ -84,7 +106,7 @@ def init_app(app: Flask) -> None:
     settings = (
         {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_url}
         if redis_url
-        else {"CACHE_TYPE": "SimpleCache", "CACHE_THRESHOLD": 2000}
+        else {"CACHE_TYPE": "SimpleCache", "CACHE_THRESHOLD": 20_000}
     )
     cache.init_app(
         app, config={"CACHE_DEFAULT_TIMEOUT": 600, "CACHE_KEY_PREFIX": "potluck:", **settings}

@@ -36,19 +36,21 @@ def _listed_tags(header: str) -> list[tuple[bool, str]] | None:
     return [(bool(weak), _opaque(tag)) for weak, tag in _ETAG.findall(header)]
 
 
+def etag_listed(header: str | None, etag: str) -> str | None:
+    """When an If-None-Match `header` lists `etag` (weak comparison), the form the client
+    holds: with the gzip suffix if that is what it sent. None when it is not listed."""
+    if header is None:
+        return None
+    tags = _listed_tags(header)
+    if tags is not None and not any(tag == _opaque(etag) for _, tag in tags):
+        return None
+    gzipped = etag[:-1] + GZIP_SUFFIX + '"'
+    return gzipped if gzipped in header else etag
+
+
 def none_match(etag: str) -> bool:
     """If-None-Match says the client's copy is current (weak comparison)."""
-    header = request.headers.get("If-None-Match")
-    if header is None:
-        return False
-    tags = _listed_tags(header)
-    return tags is None or any(tag == _opaque(etag) for _, tag in tags)
-
-
-def _held_form(etag: str) -> str:
-    """The ETag as the client holds it: with the gzip suffix if that is what it sent."""
-    gzipped = etag[:-1] + GZIP_SUFFIX + '"'
-    return gzipped if gzipped in request.headers.get("If-None-Match", "") else etag
+    return etag_listed(request.headers.get("If-None-Match"), etag) is not None
 
 
 def not_modified_since(last_modified: datetime | None) -> bool:
@@ -72,9 +74,10 @@ def not_modified(
     """A 304 carrying the validators when a GET/HEAD's copy is current, else None."""
     if request.method not in {"GET", "HEAD"}:
         return None
-    if none_match(etag) or not_modified_since(last_modified):
+    held = etag_listed(request.headers.get("If-None-Match"), etag)
+    if held is not None or not_modified_since(last_modified):
         response = Response(status=304)
-        response.headers.update(validator_headers(_held_form(etag), last_modified))
+        response.headers.update(validator_headers(held or etag, last_modified))
         response.headers.update(extra or {})
         return response
     return None

@@ -162,6 +162,8 @@ def load_settings(
             env.get("HSTS_SECONDS", 63072000 if public_base_url.startswith("https://") else 0)
         ),
         "ACCESS_LOG": _flag(env.get("ACCESS_LOG"), environment != "testing"),
+        # Anonymous public reads replayed from memory before Flask (hot_reads.py).
+        "HOT_READS": _flag(env.get("HOT_READS"), True),
         "REDIS_URL": env.get("REDIS_URL") or None,
         "CORS_ORIGINS": _list(env.get("CORS_ORIGINS")),
         "TRUSTED_PROXIES": _list(env.get("TRUSTED_PROXIES")),

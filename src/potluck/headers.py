@@ -80,10 +80,15 @@ class RequestIdFilter(logging.Filter):
 access_log = logging.getLogger("potluck.access")
 
 
+def valid_request_id(given: str) -> bool:
+    """A client's X-Request-ID is echoed only when it is short and plain (it goes to logs)."""
+    return _REQUEST_ID.match(given) is not None
+
+
 def _start() -> None:
     g.started = time.perf_counter()
     given = request.headers.get("X-Request-ID", "")
-    g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    g.request_id = given if valid_request_id(given) else uuid.uuid4().hex
     if request.blueprint and not request.blueprint.startswith(("web", "docs_assets", "api-docs")):
         negotiated_type()
 
@@ -118,7 +123,11 @@ def _finish(response: Response) -> Response:
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    if response.mimetype == "text/html":
+    # A 304 has no body of its own: it takes the policy of what it stands for.
+    page = response.mimetype == "text/html" and (
+        response.status_code != 304 or (request.blueprint or "").startswith("web")
+    )
+    if page:
         docs = request.endpoint == "api-docs.openapi_swagger_ui"
         headers.setdefault("Content-Security-Policy", _CSP_DOCS if docs else _CSP_PAGE)
     else:

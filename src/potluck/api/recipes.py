@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, request, url_for
+from flask import Response, url_for
 from flask.views import MethodView
 from flask_jwt_extended import current_user
 
 from ..auth import current_user_or_none
-from ..cache import cached_answer
+from ..cache import cache_status, cached_answer, versioned_bytes
 from ..conditional import etag_for_bytes, not_modified
 from ..exports import CSV_MIMETYPE, recipes_csv
 from ..extensions import db
 from ..headers import negotiated_type, produces
+from ..hot_reads import offer_for_replay
 from ..http import abort, dumps_json
 from ..media import release_images
 from ..models import Recipe, User
@@ -21,9 +22,9 @@ from ..pagination import paginate
 from ..persistence import commit
 from ..recipes import (
     RECIPE_DEFAULTS,
+    RecipeVersion,
     readable_recipe,
-    recipe_headers,
-    recipe_last_modified,
+    readable_version,
     set_published,
     writable_recipe,
     write_fields,
@@ -46,15 +47,24 @@ _LINK_HEADER = {"Link": {"schema": {"type": "string"}, "description": "RFC 8288 
 _PAGE_DOC = {"headers": _LINK_HEADER}
 
 
-def _representation(recipe: Recipe) -> Any:
-    """The recipe with its validators, or a 304 when the client's copy is current."""
-    headers = recipe_headers(recipe)
-    if request.method not in {"GET", "HEAD"}:
-        headers["Cache-Control"] = "no-store"  # the answer to a write is never reused
-    fresh = not_modified(
-        headers["ETag"], recipe_last_modified(recipe), {"Cache-Control": headers["Cache-Control"]}
-    )
-    return fresh or (recipe, 200, headers)
+def _written(recipe: Recipe) -> tuple[Recipe, int, dict[str, str]]:
+    """The recipe as a write left it, with its new validators; never reused from a cache."""
+    return recipe, 200, {**RecipeVersion.of(recipe).headers(), "Cache-Control": "no-store"}
+
+
+def _stored_representation(state: RecipeVersion, viewer: User | None) -> Response:
+    """The recipe's JSON from the cache of serialized bytes keyed by its ETag, built on a miss."""
+
+    def build() -> tuple[bytes, str]:
+        recipe = readable_recipe(state.id, viewer)
+        return dumps_json(RecipeOutputSchema().dump(recipe)), RecipeVersion.of(recipe).etag
+
+    body, status = versioned_bytes(state.etag, build)
+    if state.is_publish:
+        offer_for_replay()
+    response = Response(body, mimetype="application/json", headers=state.headers())
+    response.headers.update(cache_status(status))
+    return response
 
 
 def _page_response(params: dict[str, Any], *, public: bool = True, **list_options: Any) -> Any:
@@ -93,7 +103,7 @@ class Recipes(MethodView):
         db.session.add(recipe)
         write_fields(recipe, data)
         commit()
-        headers = {**recipe_headers(recipe), "Cache-Control": "no-store"}
+        _, _, headers = _written(recipe)
         return recipe, 201, {**headers, "Location": url_for(".RecipeItem", recipe_id=recipe.id)}
 
 
@@ -104,7 +114,11 @@ class RecipeItem(MethodView):
     @blp.alt_response(404, response="NOT_FOUND", success=False)
     def get(self, recipe_id: int) -> Any:
         """A recipe; drafts only for their author"""
-        return _representation(readable_recipe(recipe_id, current_user_or_none()))
+        viewer = current_user_or_none()
+        state = readable_version(recipe_id, viewer)
+        extra = {"Cache-Control": state.headers()["Cache-Control"]}
+        fresh = not_modified(state.etag, state.last_modified, extra)
+        return fresh or _stored_representation(state, viewer)
 
     @blp.auth_required()
     @blp.arguments(RecipeInputSchema)
@@ -116,7 +130,7 @@ class RecipeItem(MethodView):
         recipe = writable_recipe(recipe_id, current_user)
         write_fields(recipe, {**RECIPE_DEFAULTS, **data})
         commit()
-        return _representation(recipe)
+        return _written(recipe)
 
     @blp.auth_required()
     @blp.arguments(RecipePatchSchema(partial=True))
@@ -128,7 +142,7 @@ class RecipeItem(MethodView):
         recipe = writable_recipe(recipe_id, current_user)
         write_fields(recipe, data)
         commit()
-        return _representation(recipe)
+        return _written(recipe)
 
     @blp.auth_required()
     @blp.response(204)

@@ -1,0 +1,247 @@
+"""The replay of anonymous public reads (hot_reads.py): the same answer Flask gives, never a
+stale one after any write on any instance, never a private one, and rate limited the same."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import conftest
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from potluck import create_app
+from potluck.extensions import db as _db
+
+REPLAY = "Potluck; hit; detail=replay"
+PER_REQUEST = {"X-Request-ID", "Cache-Status", "RateLimit-Remaining", "RateLimit-Reset"}
+MakeRecipe = Callable[..., dict[str, Any]]
+
+
+def lasting_headers(response: TestResponse) -> dict[str, str]:
+    return {name: value for name, value in response.headers if name not in PER_REQUEST}
+
+
+def replayed(response: TestResponse) -> bool:
+    return response.headers.get("Cache-Status") == REPLAY
+
+
+@pytest.fixture
+def through_flask(app: Flask) -> FlaskClient:
+    """A client whose requests carry a cookie, so Flask itself answers them, to compare."""
+    client = app.test_client()
+    client.set_cookie("theme", "dark")
+    return client
+
+
+@pytest.fixture
+def recipe(auth_headers: dict[str, str], make_recipe: MakeRecipe) -> dict[str, Any]:
+    return make_recipe(auth_headers, name="Lemon Tart")
+
+
+def test_the_second_anonymous_get_is_replayed_as_flask_answered_it(
+    client: FlaskClient, through_flask: FlaskClient, recipe: dict[str, Any]
+) -> None:
+    path = f"/api/v1/recipes/{recipe['id']}"
+    first = client.get(path)
+    assert first.status_code == 200
+    assert not replayed(first)
+    again = client.get(path)
+    assert again.status_code == 200
+    assert replayed(again)
+    assert again.data == first.data
+    assert again.json["name"] == "Lemon Tart"
+    flask = through_flask.get(path)
+    assert not replayed(flask)
+    assert lasting_headers(again) == lasting_headers(flask)
+    assert again.headers["X-Request-ID"] != first.headers["X-Request-ID"]
+    echoed = client.get(path, headers={"X-Request-ID": "trace-42"})
+    assert replayed(echoed)
+    assert echoed.headers["X-Request-ID"] == "trace-42"
+
+
+def test_a_replayed_304_is_the_304_flask_sends(
+    client: FlaskClient, through_flask: FlaskClient, recipe: dict[str, Any]
+) -> None:
+    path = f"/api/v1/recipes/{recipe['id']}"
+    etag = client.get(path).headers["ETag"]
+    condition = {"If-None-Match": f'W/{etag}, "other"'}
+    fresh = client.get(path, headers=condition)
+    assert fresh.status_code == 304
+    assert replayed(fresh)
+    assert fresh.data == b""
+    assert "Content-Type" not in fresh.headers
+    flask = through_flask.get(path, headers=condition)
+    assert flask.status_code == 304
+    assert lasting_headers(fresh) == lasting_headers(flask)
+    stale = client.get(path, headers={"If-None-Match": '"r0.0.0"'})
+    assert stale.status_code == 200
+    assert replayed(stale)
+
+
+def test_gzip_answers_are_kept_apart_and_revalidate_in_either_form(
+    client: FlaskClient, auth_headers: dict[str, str], make_recipe: MakeRecipe
+) -> None:
+    recipe = make_recipe(auth_headers, description="Slowly. " * 100)
+    path = f"/api/v1/recipes/{recipe['id']}"
+    gzipped = {"Accept-Encoding": "gzip"}
+    plain = client.get(path)
+    client.get(path, headers=gzipped)
+    packed = client.get(path, headers=gzipped)
+    assert replayed(packed)
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(packed.data) == plain.data
+    assert packed.headers["ETag"] == plain.headers["ETag"][:-1] + '-gzip"'
+    assert "Content-Encoding" not in client.get(path).headers
+    for held in (packed.headers["ETag"], plain.headers["ETag"]):
+        fresh = client.get(path, headers={**gzipped, "If-None-Match": held})
+        assert (fresh.status_code, replayed(fresh)) == (304, True)
+        assert fresh.headers["ETag"] == held
+
+
+def test_a_write_is_seen_by_the_next_read(
+    client: FlaskClient, auth_headers: dict[str, str], recipe: dict[str, Any]
+) -> None:
+    path = f"/api/v1/recipes/{recipe['id']}"
+    client.get(path)
+    assert replayed(client.get(path))
+    changed = client.patch(path, json={"name": "Lime Tart"}, headers=auth_headers)
+    assert changed.status_code == 200
+    after = client.get(path)
+    assert not replayed(after)
+    assert after.json["name"] == "Lime Tart"
+    assert after.headers["ETag"] == changed.headers["ETag"]
+    assert replayed(client.get(path))
+    assert client.delete(path, headers=auth_headers).status_code == 204
+    gone = client.get(path)
+    assert gone.status_code == 404
+    assert gone.mimetype == "application/problem+json"
+
+
+@pytest.fixture
+def second_app(app: Flask, database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    """Another instance of the app on the same database, as another worker or host."""
+    other = create_app(environ=conftest.test_environ(database_url, tmp_path / "instance-b"))
+    yield other
+    with other.app_context():
+        _db.session.remove()
+        _db.engine.dispose()
+
+
+def test_a_write_on_another_instance_is_seen_at_once(
+    client: FlaskClient, second_app: Flask, auth_headers: dict[str, str], recipe: dict[str, Any]
+) -> None:
+    path = f"/api/v1/recipes/{recipe['id']}"
+    listing = "/api/v1/recipes"
+    for _ in range(2):
+        client.get(path)
+        client.get(listing)
+    assert replayed(client.get(path))
+    assert replayed(client.get(listing))
+    elsewhere = second_app.test_client()
+    assert elsewhere.patch(path, json={"name": "Blood Orange Tart"}, headers=auth_headers).json
+    assert client.get(path).json["name"] == "Blood Orange Tart"
+    assert [r["name"] for r in client.get(listing).json["data"]] == ["Blood Orange Tart"]
+
+
+def test_list_pages_are_replayed_until_a_recipe_is_published(
+    client: FlaskClient, auth_headers: dict[str, str], make_recipe: MakeRecipe
+) -> None:
+    make_recipe(auth_headers, name="Older")
+    listing = "/api/v1/recipes?per_page=5"
+    first = client.get(listing)
+    again = client.get(listing)
+    assert replayed(again)
+    assert again.data == first.data
+    assert again.headers["Link"] == first.headers["Link"]
+    draft = make_recipe(auth_headers, name="Newer", publish=False)
+    assert [r["name"] for r in client.get(listing).json["data"]] == ["Older"]
+    client.put(f"/api/v1/recipes/{draft['id']}/publish", headers=auth_headers)
+    assert [r["name"] for r in client.get(listing).json["data"]] == ["Newer", "Older"]
+
+
+def test_drafts_and_errors_are_never_replayed(
+    client: FlaskClient, auth_headers: dict[str, str], make_recipe: MakeRecipe
+) -> None:
+    draft = make_recipe(auth_headers, publish=False)
+    path = f"/api/v1/recipes/{draft['id']}"
+    for _ in range(3):
+        mine = client.get(path, headers=auth_headers)
+        assert (mine.status_code, replayed(mine)) == (200, False)
+        hidden = client.get(path)
+        assert (hidden.status_code, replayed(hidden)) == (404, False)
+        invalid = client.get("/api/v1/recipes?sort=bogus")
+        assert (invalid.status_code, replayed(invalid)) == (400, False)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://example.com"},
+        {"If-Modified-Since": "Sun, 01 Jan 2034 00:00:00 GMT"},
+        {"Range": "bytes=0-10"},
+        {"Authorization": "Bearer not-a-token"},
+    ],
+    ids=["cors", "if-modified-since", "range", "credentials"],
+)
+def test_requests_that_need_flask_get_flask(
+    client: FlaskClient, recipe: dict[str, Any], headers: dict[str, str]
+) -> None:
+    path = f"/api/v1/recipes/{recipe['id']}"
+    client.get(path)
+    assert replayed(client.get(path))
+    assert not replayed(client.get(path, headers=headers))
+
+
+def test_requests_with_cookies_get_flask(
+    client: FlaskClient, through_flask: FlaskClient, recipe: dict[str, Any]
+) -> None:
+    path = f"/api/v1/recipes/{recipe['id']}"
+    client.get(path)
+    assert replayed(client.get(path))
+    assert not replayed(through_flask.get(path))
+
+
+def test_head_and_other_media_types_get_flask(client: FlaskClient, recipe: dict[str, Any]) -> None:
+    listing = "/api/v1/recipes"
+    client.get(listing)
+    assert not replayed(client.head(listing))
+    csv = {"Accept": "text/csv"}
+    client.get(listing, headers=csv)
+    answer = client.get(listing, headers=csv)
+    assert replayed(answer)
+    assert answer.mimetype == "text/csv"
+    assert "Lemon Tart" in answer.text
+    assert client.get(listing, headers={"Accept": "image/png"}).status_code == 406
+
+
+def test_stored_answers_are_bounded(
+    app: Flask, client: FlaskClient, auth_headers: dict[str, str], make_recipe: MakeRecipe
+) -> None:
+    app.wsgi_app.max_entries = 2  # type: ignore[attr-defined]
+    paths = [f"/api/v1/recipes/{make_recipe(auth_headers)['id']}" for _ in range(3)]
+    for path in paths:
+        client.get(path)
+    assert not replayed(client.get(paths[0]))  # the oldest was dropped for the newest
+    assert replayed(client.get(paths[2]))
+
+
+@pytest.mark.rate_limits
+def test_replays_count_against_the_read_limit(
+    app: Flask, client: FlaskClient, recipe: dict[str, Any]
+) -> None:
+    app.config["READ_RATE_LIMIT"] = "3 per minute"
+    path = f"/api/v1/recipes/{recipe['id']}"
+    answers = [client.get(path) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert [replayed(a) for a in answers] == [False, True, True]
+    assert [a.headers["RateLimit-Remaining"] for a in answers] == ["2", "1", "0"]
+    assert {a.headers["RateLimit-Limit"] for a in answers} == {"3"}
+    refused = client.get(path)
+    assert refused.status_code == 429
+    assert refused.mimetype == "application/problem+json"
+    assert int(refused.headers["Retry-After"]) >= 1
