@@ -73,7 +73,8 @@ def negotiated_type() -> str:
 
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        if not hasattr(record, "request_id"):  # a replay (hot_reads.py) names its own
+            record.request_id = g.get("request_id", "-") if has_request_context() else "-"
         return True
 
 
@@ -149,17 +150,33 @@ def _finish(response: Response) -> Response:
         response.vary.add("Accept")
     _gzip(response)
     if current_app.config["ACCESS_LOG"]:
-        elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-        access_log.info(
-            '%s "%s %s" %s %d %.1fms',
+        log_access(
             request.remote_addr,
             request.method,
             request.full_path.rstrip("?"),
             response.status_code,
             response.calculate_content_length() or 0,
-            elapsed,
+            g.get("started", time.perf_counter()),
+            g.get("request_id", "-"),
         )
     return response
+
+
+def log_access(
+    address: str | None,
+    method: str,
+    path: str,
+    status: int,
+    length: int,
+    started: float,
+    request_id: str,
+) -> None:
+    elapsed = (time.perf_counter() - started) * 1000
+    access_log.info(
+        '%s "%s %s" %s %d %.1fms',
+        *(address, method, path, status, length, elapsed),
+        extra={"request_id": request_id},
+    )
 
 
 def init_app(app: Flask) -> None:

@@ -29,7 +29,7 @@ from werkzeug.http import is_entity_header
 
 from .conditional import GZIP_SUFFIX, etag_listed
 from .extensions import db
-from .headers import valid_request_id
+from .headers import log_access, valid_request_id
 from .limits import limiter
 
 StartResponse = Callable[..., Any]
@@ -217,15 +217,18 @@ class HotReads:
         limit_headers: list[tuple[str, str]],
         start_response: StartResponse,
     ) -> Iterable[bytes]:
+        started = time.perf_counter()
         given = environ.get("HTTP_X_REQUEST_ID", "")
+        request_id = given if valid_request_id(given) else uuid.uuid4().hex
         fresh = [
-            ("X-Request-ID", given if valid_request_id(given) else uuid.uuid4().hex),
+            ("X-Request-ID", request_id),
             ("Cache-Status", "Potluck; hit; detail=replay"),
             *limit_headers,
         ]
         matches = etag_listed(environ.get("HTTP_IF_NONE_MATCH"), stored.etag)
         if matches is None:
             start_response("200 OK", [*stored.headers, *fresh])
+            self._log(environ, 200, len(stored.body), started, request_id)
             return [stored.body]
         # Without the body's own headers, as Werkzeug sends every 304 (RFC 9110, 15.4.5).
         headers = [
@@ -234,7 +237,17 @@ class HotReads:
             if not is_entity_header(name) or name.lower() in {"expires", "content-location"}
         ]
         start_response("304 Not Modified", [*headers, *fresh])
+        self._log(environ, 304, 0, started, request_id)
         return []
+
+    def _log(
+        self, environ: dict[str, Any], status: int, length: int, started: float, request_id: str
+    ) -> None:
+        if self.app.config["ACCESS_LOG"]:
+            query = environ.get("QUERY_STRING", "")
+            path = environ.get("PATH_INFO", "") + (f"?{query}" if query else "")
+            address = environ.get("REMOTE_ADDR")
+            log_access(address, "GET", path, status, length, started, request_id)
 
 
 def _kept(name: str) -> bool:
