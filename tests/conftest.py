@@ -111,6 +111,17 @@ def app(
 
 
 @pytest.fixture
+def second_app(app: Flask, database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    """Another instance of the app on the same database (another worker or host), with its
+    own in-process cache."""
+    other = create_app(environ=test_environ(database_url, tmp_path / "instance-b"))
+    yield other
+    with other.app_context():
+        _db.session.remove()
+        _db.engine.dispose()
+
+
+@pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
 

@@ -4,18 +4,13 @@ stale one after any write on any instance, never a private one, and rate limited
 from __future__ import annotations
 
 import gzip
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import conftest
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
-
-from potluck import create_app
-from potluck.extensions import db as _db
 
 REPLAY = "Potluck; hit; detail=replay"
 PER_REQUEST = {"X-Request-ID", "Cache-Status", "RateLimit-Remaining", "RateLimit-Reset"}
@@ -120,16 +115,6 @@ def test_a_write_is_seen_by_the_next_read(
     gone = client.get(path)
     assert gone.status_code == 404
     assert gone.mimetype == "application/problem+json"
-
-
-@pytest.fixture
-def second_app(app: Flask, database_url: str, tmp_path: Path) -> Iterator[Flask]:
-    """Another instance of the app on the same database, as another worker or host."""
-    other = create_app(environ=conftest.test_environ(database_url, tmp_path / "instance-b"))
-    yield other
-    with other.app_context():
-        _db.session.remove()
-        _db.engine.dispose()
 
 
 def test_a_write_on_another_instance_is_seen_at_once(

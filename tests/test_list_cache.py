@@ -4,19 +4,14 @@ every write it depends on, across app instances, and never for private pages."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import conftest
 import pytest
 from conftest import RECIPE
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
-
-from potluck import create_app
-from potluck.extensions import db as _db
 
 # What is behind the replay of anonymous reads (test_hot_reads.py), so every GET reaches it.
 pytestmark = pytest.mark.no_replay
@@ -173,16 +168,6 @@ def test_a_failed_write_keeps_the_cache(
     assert client.patch(url, json={"name": "Mine"}, headers=other_headers).status_code == 403
     assert client.patch(url, json={"num_of_servings": 0}, headers=auth_headers).status_code == 400
     assert client.get(LIST).headers["Cache-Status"] == HIT
-
-
-@pytest.fixture
-def second_app(app: Flask, database_url: str, tmp_path: Path) -> Iterator[Flask]:
-    """Another instance of the app on the same database, with its own in-process cache."""
-    other = create_app(environ=conftest.test_environ(database_url, tmp_path / "instance-b"))
-    yield other
-    with other.app_context():
-        _db.session.remove()
-        _db.engine.dispose()
 
 
 def test_a_write_on_another_instance_invalidates_this_ones_cache(
