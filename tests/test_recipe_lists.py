@@ -74,7 +74,8 @@ def test_default_page_size_envelope_and_links(
     assert first.status_code == 200
     assert first.content_type == "application/json"
     body = first.json
-    assert set(body) == {"data", "page", "per_page", "pages", "total", "links"}
+    assert set(body) == {"data", "page", "per_page", "pages", "total", "next_cursor", "links"}
+    assert isinstance(body["next_cursor"], str)  # keyset paging can start from any page
     assert (body["page"], body["per_page"], body["pages"], body["total"]) == (1, 20, 3, 45)
     assert ids(first) == newest_first[:20]
     assert set(body["data"][0]) >= {"id", "name", "author", "tags", "created_at", "is_publish"}

@@ -7,7 +7,7 @@ import re
 import unicodedata
 from typing import Any
 
-from sqlalchemy import Select, column, literal_column, select, table, text
+from sqlalchemy import REAL, Select, column, func, literal_column, select, table, text
 
 from .http import abort
 from .models import Recipe
@@ -63,8 +63,13 @@ def matching(statement: Select[Any], query: str, dialect: str) -> tuple[Select[A
                 fts_filter=tsquery
             )
         )
-        rank = text("ts_rank_cd(recipes.search_vector, to_tsquery('simple', :fts_rank))")
-        return narrowed, rank.bindparams(fts_rank=tsquery)
+        # An expression, not text: cursors compare it and select it beside each recipe.
+        rank = func.ts_rank_cd(
+            literal_column("recipes.search_vector"),
+            func.to_tsquery(literal_column("'simple'"), tsquery),
+            type_=REAL,
+        )
+        return narrowed, rank
     # The matches first, materialized: left to itself SQLite runs the MATCH once per recipe.
     # bm25 is lower for better matches; columns weigh name, description, ingredients, tags.
     hits = (

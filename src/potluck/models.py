@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     func,
+    literal_column,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -181,6 +182,16 @@ class Recipe(db.Model):  # type: ignore[name-defined,misc]
 
     def visible_to(self, user: User | None) -> bool:
         return self.is_publish or (user is not None and user.id == self.author_id)
+
+
+# NULL cook times sort last both ways as a value outside 1-1440, so the order is one
+# expression an index serves and a cursor compares with (key, id) > (v, i), no OR.
+COOK_TIME_KEYS = {
+    "asc": func.coalesce(Recipe.cook_time, literal_column("1441")),
+    "desc": func.coalesce(Recipe.cook_time, literal_column("0")),
+}
+Index("ix_recipes_public_cook_time_asc", Recipe.is_publish, COOK_TIME_KEYS["asc"], Recipe.id)
+Index("ix_recipes_public_cook_time_desc", Recipe.is_publish, COOK_TIME_KEYS["desc"], Recipe.id)
 
 
 class RevokedToken(db.Model):  # type: ignore[name-defined,misc]

@@ -1,39 +1,54 @@
-"""Page-number pagination: the `{data, page, per_page, pages, total, links}` envelope and
-the RFC 8288 `Link` header, declared once for every list."""
+"""Paging of lists, by page number (OFFSET) or by cursor (keyset): the `{data, page, per_page,
+pages, total, next_cursor, links}` envelope and the RFC 8288 `Link` header, declared once."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import request
-from sqlalchemy import Select, func, select
+from sqlalchemy import Row, Select, func, select
 
 from .extensions import db
+
+_POSITION = {"page", "cursor"}
+# The cursor that starts the page after a row of (item, sort key).
+CursorAfter = Callable[[Row[Any, Any]], str]
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
     items: list[Any]
-    page: int
     per_page: int
     total: int
+    page: int | None  # None in cursor mode: a keyset page has no number
+    next_cursor: str | None
 
     @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+    def pages(self) -> int | None:
+        return None if self.page is None else max(1, -(-self.total // self.per_page))
 
     def links(self) -> dict[str, str | None]:
-        def at(number: int) -> str:
-            args = [(k, v) for k, v in request.args.items(multi=True) if k != "page"]
-            return f"{request.path}?{urlencode([*args, ('page', str(number))])}"
+        def at(**position: str) -> str:
+            args = [
+                (k, v) for k, v in request.args.items(multi=True) if k not in {"page", "cursor"}
+            ]
+            return f"{request.path}?{urlencode([*args, *position.items()])}"
 
+        if self.page is None or self.pages is None:
+            return {
+                "first": at(),
+                "last": None,
+                "prev": None,
+                "next": at(cursor=self.next_cursor) if self.next_cursor else None,
+            }
         return {
-            "first": at(1),
-            "last": at(self.pages),
-            "prev": at(min(self.page - 1, self.pages)) if self.page > 1 else None,
-            "next": at(self.page + 1) if self.page < self.pages else None,
+            "first": at(page="1"),
+            "last": at(page=str(self.pages)),
+            "prev": at(page=str(min(self.page - 1, self.pages))) if self.page > 1 else None,
+            "next": at(page=str(self.page + 1)) if self.page < self.pages else None,
         }
 
     def envelope(self) -> dict[str, Any]:
@@ -43,6 +58,7 @@ class Page:
             "per_page": self.per_page,
             "pages": self.pages,
             "total": self.total,
+            "next_cursor": self.next_cursor,
             "links": self.links(),
         }
 
@@ -50,9 +66,28 @@ class Page:
         return ", ".join(f'<{url}>; rel="{rel}"' for rel, url in self.links().items() if url)
 
 
-def paginate(statement: Select[Any], page: int, per_page: int) -> Page:
-    """Run `statement` for one page, with the total count in a second query."""
+def _total(statement: Select[Any]) -> int:
     count = select(func.count()).select_from(statement.order_by(None).subquery())
-    total = db.session.scalar(count) or 0
-    rows = db.session.scalars(statement.limit(per_page).offset((page - 1) * per_page))
-    return Page(list(rows.unique()), page, per_page, total)
+    return db.session.scalar(count) or 0
+
+
+def paginate(
+    counted: Select[Any], ordered: Select[Any], page: int, per_page: int, cursor_after: CursorAfter
+) -> Page:
+    """Page `page` of `ordered` rows (item, sort key), with the total of `counted`."""
+    total = _total(counted)
+    rows = db.session.execute(ordered.limit(per_page).offset((page - 1) * per_page)).all()
+    more = page * per_page < total
+    next_cursor = cursor_after(rows[-1]) if rows and more else None
+    return Page([row[0] for row in rows], per_page, total, page, next_cursor)
+
+
+def paginate_after(
+    counted: Select[Any], ordered: Select[Any], per_page: int, cursor_after: CursorAfter
+) -> Page:
+    """The next `per_page` rows of `ordered`, already narrowed to those after a cursor."""
+    total = _total(counted)
+    rows = db.session.execute(ordered.limit(per_page + 1)).all()
+    # The one row past the page says whether another page follows, without counting.
+    next_cursor = cursor_after(rows[per_page - 1]) if len(rows) > per_page else None
+    return Page([row[0] for row in rows[:per_page]], per_page, total, None, next_cursor)

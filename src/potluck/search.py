@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, asc, desc, exists, func, select
+from sqlalchemy import ColumnElement, Select, asc, desc, exists, func, select
 from sqlalchemy.orm import joinedload
 
 from .extensions import db
 from .fulltext import matching
-from .models import Recipe, Tag, User, recipe_tags
+from .models import COOK_TIME_KEYS, Recipe, Tag, User, recipe_tags
 
 DEFAULT_ORDER = {
     "created_at": "desc",
@@ -23,9 +24,28 @@ _SORT_COLUMNS = {
     "created_at": Recipe.created_at,
     "updated_at": Recipe.updated_at,
     "name": Recipe.name,
-    "cook_time": Recipe.cook_time,
     "num_of_servings": Recipe.num_of_servings,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class RecipeList:
+    """A filtered recipe list and its order: a sort key that is never NULL, then id."""
+
+    statement: Select[tuple[Recipe]]
+    sort: str
+    order: str
+    key: ColumnElement[Any]
+
+    @property
+    def descending(self) -> bool:
+        return self.order == "desc"
+
+    def ordered(self) -> Select[tuple[Recipe, Any]]:
+        """Rows of (recipe, sort key) in the list's order."""
+        direction = desc if self.descending else asc
+        statement = self.statement.add_columns(self.key.label("sort_key"))
+        return statement.order_by(direction(self.key), direction(Recipe.id))
 
 
 def _has_tag(name: str) -> Any:
@@ -42,8 +62,8 @@ def recipe_list(
     author: User | None = None,
     include_drafts: bool = False,
     only_drafts: bool = False,
-) -> Select[tuple[Recipe]]:
-    """The statement for one recipe list: every filter, then a stable order (id breaks ties)."""
+) -> RecipeList:
+    """One recipe list: every filter, then a stable order (id breaks ties)."""
     statement = select(Recipe).options(joinedload(Recipe.author, innerjoin=True))
     if author is not None:
         statement = statement.where(Recipe.author_id == author.id)
@@ -65,12 +85,12 @@ def recipe_list(
         statement, relevance = matching(statement, params["q"], dialect)
 
     sort = params.get("sort") or "created_at"
-    descending = (params.get("order") or DEFAULT_ORDER[sort]) == "desc"
+    order = params.get("order") or DEFAULT_ORDER[sort]
     if sort == "relevance" and relevance is not None:
-        keys = [desc(relevance) if descending else asc(relevance)]
-    else:
-        column = _SORT_COLUMNS[sort]
+        key = relevance
+    elif sort == "cook_time":
         # Recipes without a cook time sort last either way, on SQLite and PostgreSQL alike.
-        keys = [(column.desc() if descending else column.asc()).nulls_last()]
-    keys.append(Recipe.id.desc() if descending else Recipe.id.asc())
-    return statement.order_by(*keys)
+        key = COOK_TIME_KEYS[order]
+    else:
+        key = _SORT_COLUMNS[sort]
+    return RecipeList(statement, sort, order, key)

@@ -16,9 +16,9 @@ from ..extensions import db
 from ..headers import negotiated_type, produces
 from ..hot_reads import offer_for_replay
 from ..http import abort, dumps_json
+from ..keyset import recipe_page
 from ..media import release_images
 from ..models import Recipe, User
-from ..pagination import paginate
 from ..persistence import commit
 from ..recipes import (
     RECIPE_DEFAULTS,
@@ -37,13 +37,17 @@ from ..schemas.recipes import (
     RecipePatchSchema,
     UserRecipeListQuerySchema,
 )
-from ..search import recipe_list
 from .base import Blueprint
 from .users import find_user
 
 blp = Blueprint("recipes", __name__, description="Recipes")
 
-_LINK_HEADER = {"Link": {"schema": {"type": "string"}, "description": "RFC 8288 page links"}}
+_LINK_HEADER = {
+    "Link": {
+        "schema": {"type": "string"},
+        "description": "RFC 8288 page links; in cursor mode rel=next carries the next cursor",
+    }
+}
 _PAGE_DOC = {"headers": _LINK_HEADER}
 
 
@@ -72,7 +76,7 @@ def _page_response(params: dict[str, Any], *, public: bool = True, **list_option
     media = negotiated_type()
 
     def build() -> tuple[bytes, str, dict[str, str]]:
-        page = paginate(recipe_list(params, **list_options), params["page"], params["per_page"])
+        page = recipe_page(params, list_options)
         envelope = RecipePageSchema().dump(page.envelope())
         body = recipes_csv(envelope["data"]) if media == CSV_MIMETYPE else dumps_json(envelope)
         return body, media, {"Link": page.link_header()}

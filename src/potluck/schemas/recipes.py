@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import marshmallow as ma
 from marshmallow import fields, validate
 
@@ -12,6 +14,7 @@ from .users import AuthorSchema
 SORT_FIELDS = ("created_at", "updated_at", "name", "cook_time", "num_of_servings", "relevance")
 ORDERS = ("asc", "desc")
 MAX_PER_PAGE = 100
+MAX_CURSOR_LENGTH = 4000
 
 
 def _minutes(description: str) -> StrictInteger:
@@ -79,17 +82,29 @@ class RecipeOutputSchema(ma.Schema):
 
 class PageLinksSchema(ma.Schema):
     first = fields.String()
-    last = fields.String()
-    prev = fields.String(allow_none=True)
-    next = fields.String(allow_none=True)
+    last = fields.String(
+        allow_none=True, metadata={"description": "null in cursor mode (it has no page count)"}
+    )
+    prev = fields.String(allow_none=True, metadata={"description": "null in cursor mode"})
+    next = fields.String(
+        allow_none=True,
+        metadata={"description": "The next page: by page number, or in cursor mode by cursor"},
+    )
 
 
 class RecipePageSchema(ma.Schema):
     data = fields.List(fields.Nested(RecipeOutputSchema))
-    page = fields.Integer()
+    page = fields.Integer(allow_none=True, metadata={"description": "null in cursor mode"})
     per_page = fields.Integer()
-    pages = fields.Integer()
-    total = fields.Integer()
+    pages = fields.Integer(allow_none=True, metadata={"description": "null in cursor mode"})
+    total = fields.Integer(metadata={"description": "Recipes in the whole list"})
+    next_cursor = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Send as cursor for the page after this one (keyset paging, in "
+            "either mode); null on the last page"
+        },
+    )
     links = fields.Nested(PageLinksSchema)
 
 
@@ -97,6 +112,13 @@ class RecipeListQuerySchema(StrictSchema):
     """Query parameters of every recipe list; anything else is a 400, never ignored."""
 
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    cursor = fields.String(
+        validate=validate.Length(1, MAX_CURSOR_LENGTH),
+        metadata={
+            "description": "Instead of page: the next_cursor of the page before (keyset "
+            "paging, as fast deep in a list as on page 1); keep the other parameters"
+        },
+    )
     per_page = fields.Integer(load_default=20, validate=validate.Range(1, MAX_PER_PAGE))
     q = Text(validate=validate.Length(1, 200), metadata={"description": "Words to search for"})
     tag = fields.List(
@@ -111,6 +133,13 @@ class RecipeListQuerySchema(StrictSchema):
         metadata={"description": "relevance needs q"},
     )
     order = fields.String(load_default=None, validate=validate.OneOf(ORDERS))
+
+    @ma.validates_schema(pass_original=True, skip_on_field_errors=False)
+    def _page_or_cursor(
+        self, data: dict[str, object], original: Mapping[str, object], **kwargs: object
+    ) -> None:
+        if "cursor" in data and "page" in original:
+            raise ma.ValidationError("Send page or cursor, not both.", "cursor")
 
     @ma.validates_schema
     def _relevance_needs_query(self, data: dict[str, object], **kwargs: object) -> None:
