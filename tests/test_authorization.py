@@ -42,6 +42,7 @@ ACCESS = {
     ("PUT", "/api/v1/recipes/{recipe_id}/publish"): "the author",
     ("DELETE", "/api/v1/recipes/{recipe_id}/publish"): "the author",
     ("GET", "/api/v1/users/{username}/recipes"): "anyone; drafts for the author only",
+    ("GET", "/api/v1/tags"): "anyone: counts of published recipes only (test_tags.py)",
     ("GET", "/api/v1/recipes/{recipe_id}/cover"): "anyone if published, else the author only",
     ("PUT", "/api/v1/recipes/{recipe_id}/cover"): "the author (tested in test_images.py)",
     ("DELETE", "/api/v1/recipes/{recipe_id}/cover"): "the author",

@@ -1,4 +1,5 @@
-"""Recipes as CSV, for spreadsheets: one row a recipe, lists joined by newlines."""
+"""Lists as CSV, for spreadsheets: one row an item (a recipe, a tag), lists joined by
+newlines."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 CSV_MIMETYPE = "text/csv"
-COLUMNS = (
+RECIPE_COLUMNS = (
     "id",
     "name",
     "description",
@@ -24,6 +25,7 @@ COLUMNS = (
     "created_at",
     "updated_at",
 )
+TAG_COLUMNS = ("name", "recipes", "url")
 # A cell starting with one of these runs as a formula in spreadsheets (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -41,11 +43,19 @@ def _cell(value: Any) -> str:
     return text
 
 
-def recipes_csv(recipes: Iterable[dict[str, Any]]) -> bytes:
-    """Serialized recipes (as the API dumps them) as RFC 4180 CSV with a header row."""
+def table_csv(columns: tuple[str, ...], items: Iterable[dict[str, Any]]) -> bytes:
+    """Serialized items (as the API dumps them) as RFC 4180 CSV with a header row."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    for recipe in recipes:
-        writer.writerow([_cell(recipe.get(column)) for column in COLUMNS])
+    writer.writerow(columns)
+    for item in items:
+        writer.writerow([_cell(item.get(column)) for column in columns])
     return out.getvalue().encode()
+
+
+def recipes_csv(recipes: Iterable[dict[str, Any]]) -> bytes:
+    return table_csv(RECIPE_COLUMNS, recipes)
+
+
+def tags_csv(tags: Iterable[dict[str, Any]]) -> bytes:
+    return table_csv(TAG_COLUMNS, tags)

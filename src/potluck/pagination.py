@@ -72,13 +72,18 @@ def _total(statement: Select[Any]) -> int:
 
 
 def paginate(
-    counted: Select[Any], ordered: Select[Any], page: int, per_page: int, cursor_after: CursorAfter
+    counted: Select[Any],
+    ordered: Select[Any],
+    page: int,
+    per_page: int,
+    cursor_after: CursorAfter | None = None,
 ) -> Page:
-    """Page `page` of `ordered` rows (item, sort key), with the total of `counted`."""
+    """Page `page` of `ordered` rows (item, sort key), with the total of `counted`; the next
+    page's cursor when the list offers keyset paging (`cursor_after`)."""
     total = _total(counted)
     rows = db.session.execute(ordered.limit(per_page).offset((page - 1) * per_page)).all()
     more = page * per_page < total
-    next_cursor = cursor_after(rows[-1]) if rows and more else None
+    next_cursor = cursor_after(rows[-1]) if cursor_after and rows and more else None
     return Page([row[0] for row in rows], per_page, total, page, next_cursor)
 
 

@@ -21,6 +21,7 @@ from .recipes import tags_named
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "potluck-demo"  # noqa: S105 - development demo data only, printed to the user
 BATCH = 5_000
+LINK_BATCH = 10_000  # two parameters a row, within SQLite's 32,766 a statement
 
 
 def _batches(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
@@ -98,8 +99,9 @@ def seed_database(
             for recipe_id, names in zip(ids, batch_tags.values(), strict=True)
             for name in names
         ]
-        if links:
-            db.session.execute(insert(recipe_tags), links)
+        # Multi-row INSERTs: PostgreSQL's count triggers then update each tag once a statement.
+        for chunk in _batches(iter(links), LINK_BATCH):
+            db.session.execute(insert(recipe_tags).values(chunk))
         added += len(batch)
     bump_generation(db.session())  # bulk inserts bypass the ORM's flush hooks
     db.session.commit()

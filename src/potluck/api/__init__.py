@@ -7,11 +7,19 @@ from flask import Flask, Response, send_from_directory
 from flask.views import MethodView
 from swagger_ui_bundle import swagger_ui_path
 
-from . import accounts, api_keys, images, recipes, tokens, users
+from . import accounts, api_keys, images, recipes, tags, tokens, users
 from .base import Api
 
 API_PREFIX = "/api/v1"
-RESOURCES = (users.blp, accounts.blp, tokens.blp, api_keys.blp, recipes.blp, images.blp)
+RESOURCES = (
+    users.blp,
+    accounts.blp,
+    tokens.blp,
+    api_keys.blp,
+    recipes.blp,
+    tags.blp,
+    images.blp,
+)
 
 api = Api()
 

@@ -1,0 +1,39 @@
+"""Tags: every tag in use, with how many published recipes carry it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+
+from ..cache import cached_answer
+from ..exports import CSV_MIMETYPE, tags_csv
+from ..headers import negotiated_type, produces
+from ..http import dumps_json
+from ..pagination import paginate
+from ..schemas.tags import TagListQuerySchema, TagPageSchema
+from ..tags import tag_list
+from .base import Blueprint
+
+blp = Blueprint("tags", __name__, description="Tags")
+
+_LINK_HEADER = {"Link": {"schema": {"type": "string"}, "description": "RFC 8288 page links"}}
+
+
+@blp.route("/tags")
+class Tags(MethodView):
+    @blp.arguments(TagListQuerySchema, location="query")
+    @blp.response(200, TagPageSchema, headers=_LINK_HEADER)
+    @produces(CSV_MIMETYPE)
+    def get(self, params: dict[str, Any]) -> Any:
+        """Tags of published recipes with their counts: filter by prefix, sort and page"""
+        media = negotiated_type()
+
+        def build() -> tuple[bytes, str, dict[str, str]]:
+            tags = tag_list(params)
+            page = paginate(tags, tags, params["page"], params["per_page"])
+            envelope = TagPageSchema().dump(page.envelope())
+            body = tags_csv(envelope["data"]) if media == CSV_MIMETYPE else dumps_json(envelope)
+            return body, media, {"Link": page.link_header()}
+
+        return cached_answer(media, build)
