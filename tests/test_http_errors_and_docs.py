@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.exc import OperationalError
 
 try:
     from openapi_spec_validator import validate as validate_openapi
@@ -120,6 +121,36 @@ def test_a_crash_is_a_500_without_internals(
         assert leak not in text
     assert response.headers["Cache-Control"] == "no-store"
     assert "secret internals" in caplog.text  # the operator still learns what happened
+
+
+class _DatabaseError(Exception):
+    def __init__(self, message: str, sqlstate: str | None) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("message", "sqlstate", "status"),
+    [
+        ("deadlock detected", "40P01", 503),
+        ("could not serialize access", "40001", 503),
+        ("database is locked", None, 503),
+        ("disk I/O error", None, 500),
+    ],
+)
+def test_a_transaction_the_database_gave_up_on_is_a_503_to_retry(
+    crashing_app: Flask, message: str, sqlstate: str | None, status: int
+) -> None:
+    def conflict() -> str:
+        raise OperationalError("UPDATE tags ...", {}, _DatabaseError(message, sqlstate))
+
+    crashing_app.add_url_rule("/api/v1/conflict", "conflict", conflict)
+    response = crashing_app.test_client().get("/api/v1/conflict")
+    body = assert_problem(response, status)
+    assert message not in body["detail"]
+    if status == 503:
+        assert response.headers["Retry-After"] == "1"
+        assert "retry" in body["detail"]
 
 
 def test_a_crash_on_a_page_is_an_html_500_without_internals(crashing_app: Flask) -> None:

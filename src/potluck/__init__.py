@@ -25,6 +25,7 @@ from . import (
     idempotency,
     limits,
     outbox,
+    persistence,
     proxies,
     storage,
 )
@@ -71,6 +72,7 @@ def create_app(
     api_keys.init_app(app)
     limits.init_app(app)
     outbox.init_app(app)
+    persistence.init_app(app)
     api.init_app(app)
 
     from . import web

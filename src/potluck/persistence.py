@@ -1,13 +1,14 @@
-"""Committing a request's one transaction, with unique-constraint races turned into 4xx."""
+"""Committing a request's one transaction, with unique-constraint races turned into 4xx and
+a transaction the database gave up on (deadlock, serialization, a locked file) into a 503."""
 
 from __future__ import annotations
 
-from flask import request
-from sqlalchemy.exc import IntegrityError
+from flask import Flask, Response, request
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from .extensions import db
-from .http import abort
+from .http import abort, problem
 
 _EMAIL_TAKEN = (409, "email", "An account with this email already exists.")
 _TOKEN_USED = (401, None, "This token has already been used; log in again.")
@@ -42,3 +43,27 @@ def commit() -> None:
                 errors = {field: [message]} if field else None
                 abort(status, message, errors=errors)
         raise
+
+
+# PostgreSQL's deadlock_detected and serialization_failure: the transaction can simply run again.
+_RETRYABLE_STATES = {"40P01", "40001"}
+
+
+def _gave_up(error: OperationalError) -> Response:
+    """503 + Retry-After when the database dropped the transaction to let another through."""
+    transient = getattr(error.orig, "sqlstate", None) in _RETRYABLE_STATES or (
+        "database is locked" in str(error.orig)
+    )
+    if not transient:
+        raise error
+    db.session.rollback()
+    return problem(
+        503,
+        "The database was busy with a conflicting change and nothing was saved; "
+        "retry after the seconds in Retry-After.",
+        headers={"Retry-After": "1"},
+    )
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(OperationalError, _gave_up)
