@@ -50,9 +50,15 @@ class Page:
         return ", ".join(f'<{url}>; rel="{rel}"' for rel, url in self.links().items() if url)
 
 
+def count_statement(statement: Select[Any]) -> Select[Any]:
+    """How many rows `statement` gives: its primary keys alone are counted, so neither the
+    eager loads nor the order cost anything."""
+    keys = statement.order_by(None).with_only_columns(*statement.selected_columns[:1])
+    return select(func.count()).select_from(keys.subquery())
+
+
 def paginate(statement: Select[Any], page: int, per_page: int) -> Page:
     """Run `statement` for one page, with the total count in a second query."""
-    count = select(func.count()).select_from(statement.order_by(None).subquery())
-    total = db.session.scalar(count) or 0
+    total = db.session.scalar(count_statement(statement)) or 0
     rows = db.session.scalars(statement.limit(per_page).offset((page - 1) * per_page))
     return Page(list(rows.unique()), page, per_page, total)
