@@ -6,7 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from potluck import fulltext
+from potluck.keyset import recipe_page
+from potluck.seed import seed_database
 
 LIST = "/api/v1/recipes"
 
@@ -64,3 +70,33 @@ def test_relevance_ranks_the_name_first(
     assert set(ranked) == {described["id"], named["id"], tagged["id"]}
     # Relevance can be reversed like any sort.
     assert found(client, "basil", sort="relevance", order="asc")[-1] == named["id"]
+
+
+def search_pages(params: dict[str, Any], per_page: int = 7) -> tuple[int, list[int]]:
+    """The total and every id, page by page, of a search run in the app (no HTTP cache)."""
+    first = recipe_page({**params, "page": 1, "per_page": per_page}, {})
+    found_ids = [recipe.id for recipe in first.items]
+    for number in range(2, (first.pages or 1) + 1):
+        page = recipe_page({**params, "page": number, "per_page": per_page}, {})
+        found_ids += [recipe.id for recipe in page.items]
+    return first.total, found_ids
+
+
+@pytest.mark.parametrize("order", ["asc", "desc"])
+@pytest.mark.parametrize("sort", ["created_at", "updated_at", "name", "cook_time"])
+def test_walking_the_list_in_order_finds_what_sorting_the_matches_finds(
+    db: Any, monkeypatch: pytest.MonkeyPatch, sort: str, order: str
+) -> None:
+    # Many matches take the walk; here every match does, and must change nothing.
+    seed_database(users=3, recipes=160)
+    db.session.execute(text("UPDATE recipes SET is_publish = false WHERE id % 7 = 0"))
+    db.session.commit()
+    for q in ("chicken", "sal", "garlic rice", '"olive oil"'):
+        params = {"q": q, "sort": sort, "order": order}
+        sorted_matches = search_pages(params)
+        monkeypatch.setattr(fulltext, "_WALK_IN_ORDER_FROM", 1)
+        walked = search_pages(params)
+        monkeypatch.undo()
+        assert walked == sorted_matches, q
+        assert sorted_matches[0] == len(sorted_matches[1]) > 0, q
+        assert len(set(sorted_matches[1])) == sorted_matches[0], q

@@ -6,40 +6,25 @@ Revises: 0004_http
 
 from alembic import op
 
+from potluck.search_index import (
+    SQLITE_CREATE,
+    SQLITE_FILL,
+    SQLITE_INSERT_TRIGGERS,
+    SQLITE_OTHER_TRIGGERS,
+)
+
 revision = "0005_search"
 down_revision = "0004_http"
 branch_labels = None
 depends_on = None
 
-_SQLITE_TAGS = (
-    "(SELECT group_concat(t.name, ' ') FROM recipe_tags rt JOIN tags t ON t.id = rt.tag_id"
-    " WHERE rt.recipe_id = {id})"
-)
-_SQLITE_INGREDIENTS = "(SELECT group_concat(value, ' ') FROM json_each({ingredients}))"
-
+# The SQLite index and its triggers are written once, in potluck.search_index, which the
+# seeder shares to fill whole batches.
 _SQLITE_UP = [
-    # Diacritics and case folded by the tokenizer; prefix indexes make "choc*" cheap.
-    "CREATE VIRTUAL TABLE recipe_search USING fts5(name, description, ingredients, tags,"
-    " tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3')",
-    "INSERT INTO recipe_search (rowid, name, description, ingredients, tags)"
-    f" SELECT r.id, r.name, r.description, {_SQLITE_INGREDIENTS.format(ingredients='r.ingredients')},"
-    f" {_SQLITE_TAGS.format(id='r.id')} FROM recipes r",
-    "CREATE TRIGGER recipes_search_insert AFTER INSERT ON recipes BEGIN"
-    " INSERT INTO recipe_search (rowid, name, description, ingredients, tags) VALUES"
-    f" (new.id, new.name, new.description, {_SQLITE_INGREDIENTS.format(ingredients='new.ingredients')},"
-    f" {_SQLITE_TAGS.format(id='new.id')}); END",
-    "CREATE TRIGGER recipes_search_update AFTER UPDATE OF name, description, ingredients"
-    " ON recipes BEGIN UPDATE recipe_search SET name = new.name, description = new.description,"
-    f" ingredients = {_SQLITE_INGREDIENTS.format(ingredients='new.ingredients')}"
-    " WHERE rowid = new.id; END",
-    "CREATE TRIGGER recipes_search_delete AFTER DELETE ON recipes BEGIN"
-    " DELETE FROM recipe_search WHERE rowid = old.id; END",
-    "CREATE TRIGGER recipe_tags_search_insert AFTER INSERT ON recipe_tags BEGIN"
-    f" UPDATE recipe_search SET tags = {_SQLITE_TAGS.format(id='new.recipe_id')}"
-    " WHERE rowid = new.recipe_id; END",
-    "CREATE TRIGGER recipe_tags_search_delete AFTER DELETE ON recipe_tags BEGIN"
-    f" UPDATE recipe_search SET tags = {_SQLITE_TAGS.format(id='old.recipe_id')}"
-    " WHERE rowid = old.recipe_id; END",
+    SQLITE_CREATE,
+    SQLITE_FILL,
+    *SQLITE_INSERT_TRIGGERS.values(),
+    *SQLITE_OTHER_TRIGGERS.values(),
 ]
 _SQLITE_DOWN = [
     "DROP TRIGGER recipe_tags_search_delete",

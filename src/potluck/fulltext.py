@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import REAL, Select, column, func, literal_column, select, table, text
 
+from .extensions import db
 from .http import abort
 from .models import Recipe
 
@@ -52,9 +53,24 @@ def _postgresql_query(terms: list[list[str]]) -> str:
     )
 
 
-def matching(statement: Select[Any], query: str, dialect: str) -> tuple[Select[Any], Any]:
+# From this many matches on, the newest recipes are found faster by walking the recipes in
+# the list's order and keeping the matches than by sorting every match.
+_WALK_IN_ORDER_FROM = 1000
+
+
+def _sqlite_walks_in_order(match: Any) -> bool:
+    at_least = select(recipe_search.c.rowid).where(match).limit(_WALK_IN_ORDER_FROM).subquery()
+    return (db.session.scalar(select(func.count()).select_from(at_least)) or 0) >= (
+        _WALK_IN_ORDER_FROM
+    )
+
+
+def matching(
+    statement: Select[Any], query: str, dialect: str, *, ranked: bool = True, narrow: bool = False
+) -> tuple[Select[Any], Any]:
     """`statement` narrowed to recipes matching `query`, and a relevance expression (higher
-    is better) to sort by."""
+    is better) to sort by, None unless `ranked`. `narrow` says that other filters than
+    visibility (tags, author, cook time) narrow the statement too."""
     terms = search_terms(query)
     if dialect == "postgresql":
         tsquery = _postgresql_query(terms)
@@ -69,17 +85,26 @@ def matching(statement: Select[Any], query: str, dialect: str) -> tuple[Select[A
             func.to_tsquery(literal_column("'simple'"), tsquery),
             type_=REAL,
         )
-        return narrowed, rank
+        return narrowed, rank if ranked else None
+    match = text("recipe_search MATCH :fts").bindparams(fts=_sqlite_match(terms))
+    if not ranked and not narrow and _sqlite_walks_in_order(match):
+        # Many matches and no other filter: the list's index, read in order, meets enough
+        # matches for a page within a few thousand entries; no sort over every match.
+        return statement.where(Recipe.id.in_(select(recipe_search.c.rowid).where(match))), None
     # The matches first, materialized: left to itself SQLite runs the MATCH once per recipe.
     # bm25 is lower for better matches; columns weigh name, description, ingredients, tags.
-    hits = (
-        select(
-            recipe_search.c.rowid.label("recipe_id"),
-            literal_column("-bm25(recipe_search, 10.0, 1.0, 3.0, 5.0)").label("relevance"),
+    # It costs as much as the match itself, so only a relevance sort pays for it.
+    columns: list[Any] = [recipe_search.c.rowid.label("recipe_id")]
+    if ranked:
+        columns.append(
+            literal_column("-bm25(recipe_search, 10.0, 1.0, 3.0, 5.0)").label("relevance")
         )
+    hits = (
+        select(*columns)
         .select_from(recipe_search)
-        .where(text("recipe_search MATCH :fts").bindparams(fts=_sqlite_match(terms)))
+        .where(match)
         .cte("hits")
         .prefix_with("MATERIALIZED")
     )
-    return statement.join(hits, hits.c.recipe_id == Recipe.id), hits.c.relevance
+    narrowed = statement.join(hits, hits.c.recipe_id == Recipe.id)
+    return narrowed, hits.c.relevance if ranked else None

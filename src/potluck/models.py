@@ -139,6 +139,8 @@ class Recipe(db.Model):  # type: ignore[name-defined,misc]
         Index("ix_recipes_public_cook_time", "is_publish", "cook_time", "id"),
         Index("ix_recipes_public_servings", "is_publish", "num_of_servings", "id"),
         Index("ix_recipes_author_created", "author_id", "created_at", "id"),
+        # Which search matches are public, read without the wide recipe rows: a search's count.
+        Index("ix_recipes_public_id", "is_publish", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

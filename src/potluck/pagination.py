@@ -66,9 +66,15 @@ class Page:
         return ", ".join(f'<{url}>; rel="{rel}"' for rel, url in self.links().items() if url)
 
 
+def count_statement(statement: Select[Any]) -> Select[Any]:
+    """How many rows `statement` gives: its primary keys alone are counted, so neither the
+    eager loads nor the order cost anything."""
+    keys = statement.order_by(None).with_only_columns(*statement.selected_columns[:1])
+    return select(func.count()).select_from(keys.subquery())
+
+
 def _total(statement: Select[Any]) -> int:
-    count = select(func.count()).select_from(statement.order_by(None).subquery())
-    return db.session.scalar(count) or 0
+    return db.session.scalar(count_statement(statement)) or 0
 
 
 def paginate(

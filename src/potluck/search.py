@@ -82,7 +82,13 @@ def recipe_list(
     relevance = None
     if params.get("q"):
         dialect = db.session.get_bind().dialect.name
-        statement, relevance = matching(statement, params["q"], dialect)
+        ranked = params.get("sort") == "relevance"
+        narrow = bool(params.get("tag") or params.get("author")) or (
+            params.get("max_cook_time") is not None
+        )
+        statement, relevance = matching(
+            statement, params["q"], dialect, ranked=ranked, narrow=narrow
+        )
 
     sort = params.get("sort") or "created_at"
     order = params.get("order") or DEFAULT_ORDER[sort]
