@@ -59,15 +59,16 @@ SQLITE_OTHER_TRIGGERS = {
 }
 
 # PostgreSQL: name weighs most, then tags, ingredients, description; accents and case folded.
+# Tags in name order, so a vector is the same however its links were written.
 # Parameters are named apart from every column: in SQL functions a column name wins.
 POSTGRESQL_VECTOR_FUNCTION = """CREATE OR REPLACE FUNCTION recipe_search_vector(
       of_id integer, of_name text, of_description text, of_ingredients json)
     RETURNS tsvector LANGUAGE sql STABLE AS $$
       SELECT
         setweight(to_tsvector('simple', unaccent(coalesce(of_name, ''))), 'A') ||
-        setweight(to_tsvector('simple', unaccent(coalesce((SELECT string_agg(t.name, ' ')
-          FROM recipe_tags rt JOIN tags t ON t.id = rt.tag_id WHERE rt.recipe_id = of_id),
-          ''))), 'B') ||
+        setweight(to_tsvector('simple', unaccent(coalesce((SELECT string_agg(t.name, ' '
+          ORDER BY t.name) FROM recipe_tags rt JOIN tags t ON t.id = rt.tag_id
+          WHERE rt.recipe_id = of_id), ''))), 'B') ||
         setweight(to_tsvector('simple', unaccent(coalesce((SELECT string_agg(value, ' ')
           FROM json_array_elements_text(of_ingredients)), ''))), 'C') ||
         setweight(to_tsvector('simple', unaccent(coalesce(of_description, ''))), 'D')
