@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import gzip
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -81,15 +81,14 @@ class RequestIdFilter(logging.Filter):
 access_log = logging.getLogger("potluck.access")
 
 
-def valid_request_id(given: str) -> bool:
-    """A client's X-Request-ID is echoed only when it is short and plain (it goes to logs)."""
-    return _REQUEST_ID.match(given) is not None
+def request_id_for(given: str) -> str:
+    """The client's X-Request-ID when it is short and plain (it goes to logs), else a new one."""
+    return given if _REQUEST_ID.match(given) else os.urandom(16).hex()
 
 
 def _start() -> None:
     g.started = time.perf_counter()
-    given = request.headers.get("X-Request-ID", "")
-    g.request_id = given if valid_request_id(given) else uuid.uuid4().hex
+    g.request_id = request_id_for(request.headers.get("X-Request-ID", ""))
     if request.blueprint and not request.blueprint.startswith(("web", "docs_assets", "api-docs")):
         negotiated_type()
 

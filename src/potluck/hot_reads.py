@@ -17,7 +17,6 @@ import logging
 import sqlite3
 import threading
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from werkzeug.http import is_entity_header
 
 from .conditional import GZIP_SUFFIX, etag_listed
 from .extensions import db
-from .headers import log_access, valid_request_id
+from .headers import log_access, request_id_for
 from .limits import limiter
 
 StartResponse = Callable[..., Any]
@@ -218,8 +217,7 @@ class HotReads:
         start_response: StartResponse,
     ) -> Iterable[bytes]:
         started = time.perf_counter()
-        given = environ.get("HTTP_X_REQUEST_ID", "")
-        request_id = given if valid_request_id(given) else uuid.uuid4().hex
+        request_id = request_id_for(environ.get("HTTP_X_REQUEST_ID", ""))
         fresh = [
             ("X-Request-ID", request_id),
             ("Cache-Status", "Potluck; hit; detail=replay"),
