@@ -343,7 +343,7 @@ def main() -> None:
             base = f"http://127.0.0.1:{server.port}/api/v1"
             if index == 0:
                 scenarios = potluck_scenarios(server.port, env)
-                scenarios["search, varied (cache misses)"] = wrk(
+                scenarios["search, 500 varied queries"] = wrk(
                     f"{base}/recipes", script="search_varied.lua"
                 )
                 for figures in scenarios.values():
