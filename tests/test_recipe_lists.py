@@ -726,3 +726,29 @@ def test_listing_sends_the_same_queries_for_5_and_50_recipes(
     many = statements_for_a_listing(50)
     assert few  # the counter saw the listing
     assert len(many) == len(few), many
+
+
+def listing_count(sql: str) -> bool:
+    return "count(" in sql.lower() and "recipes.id" in sql
+
+
+def test_every_page_and_order_of_a_search_shares_one_count(
+    client: FlaskClient,
+    auth_headers: dict[str, str],
+    make_recipe: MakeRecipe,
+    count_queries: Callable[[], Any],
+) -> None:
+    for n in range(5):
+        make_recipe(auth_headers, name=f"Lemon Cake {n}", tags=["cake"])
+    make_recipe(auth_headers, name="Onion Soup")
+    assert client.get(f"{LIST}?q=lemon&per_page=2").json["total"] == 5
+    for other in ("page=2", "page=3&sort=name", "sort=relevance&order=asc"):
+        with count_queries() as statements:
+            page = client.get(f"{LIST}?q=lemon&per_page=2&{other}")
+        assert page.json["total"] == 5
+        assert not [sql for sql in statements if listing_count(sql)], statements
+    with count_queries() as statements:
+        assert client.get(f"{LIST}?q=lemon&tag=cake&per_page=2").json["total"] == 5
+    assert [sql for sql in statements if listing_count(sql)]  # other filters: counted
+    make_recipe(auth_headers, name="Lemon Tart")  # a write: every count is counted again
+    assert client.get(f"{LIST}?q=lemon&per_page=2&page=2").json["total"] == 6

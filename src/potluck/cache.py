@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 from flask_caching import Cache
-from sqlalchemy import event, select
+from sqlalchemy import Select, event, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -20,6 +20,7 @@ from .conditional import etag_for_bytes, not_modified
 from .extensions import db
 from .hot_reads import offer_for_replay
 from .models import CacheGeneration, Recipe, Tag, User
+from .pagination import count_rows
 
 cache = Cache()
 RECIPES = "recipes"
@@ -56,6 +57,17 @@ class CachedAnswer:
     mimetype: str
     etag: str
     headers: dict[str, str]
+
+
+def cached_count(statement: Select[Any], key: str) -> int:
+    """How many rows `statement` gives, counted once per generation: `key` must name
+    everything the count depends on (the list's filters), and nothing it does not."""
+    full_key = f"count:{current_generation()}:{key}"
+    total: int | None = cache.get(full_key)
+    if total is None:
+        total = count_rows(statement)
+        cache.set(full_key, total)
+    return total
 
 
 def cache_status(status: str) -> dict[str, str]:

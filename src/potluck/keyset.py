@@ -15,6 +15,7 @@ from flask import current_app
 from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import REAL, ColumnElement, Row, and_, cast, literal, tuple_
 
+from .cache import cached_count
 from .http import abort
 from .models import Recipe
 from .pagination import Page, paginate, paginate_after
@@ -145,7 +146,10 @@ def recipe_page(params: dict[str, Any], list_options: dict[str, Any]) -> Page:
     """The page of a recipe list that `params` ask for, by cursor or by number; either way
     with the cursor of the page after it."""
     listing = recipe_list(params, **list_options)
-    cursors = ListCursors(listing.sort, listing.order, list_fingerprint(params, list_options))
+    fingerprint = list_fingerprint(params, list_options)
+    cursors = ListCursors(listing.sort, listing.order, fingerprint)
+    # The count depends on the filters alone: every page and order of a search shares it.
+    total = cached_count(listing.statement, f"recipes:{fingerprint}")
 
     def cursor_after(row: Row[Any, Any]) -> str:
         return cursors.encode(row[1], row[0].id)
@@ -153,6 +157,6 @@ def recipe_page(params: dict[str, Any], list_options: dict[str, Any]) -> Page:
     if params.get("cursor"):
         key, recipe_id = cursors.decode(params["cursor"])
         ordered = listing.ordered().where(after(listing.key, listing.descending, key, recipe_id))
-        return paginate_after(listing.statement, ordered, params["per_page"], cursor_after)
+        return paginate_after(total, ordered, params["per_page"], cursor_after)
     ordered = listing.ordered()
-    return paginate(listing.statement, ordered, params["page"], params["per_page"], cursor_after)
+    return paginate(total, ordered, params["page"], params["per_page"], cursor_after)

@@ -73,20 +73,19 @@ def count_statement(statement: Select[Any]) -> Select[Any]:
     return select(func.count()).select_from(keys.subquery())
 
 
-def _total(statement: Select[Any]) -> int:
+def count_rows(statement: Select[Any]) -> int:
     return db.session.scalar(count_statement(statement)) or 0
 
 
 def paginate(
-    counted: Select[Any],
+    total: int,
     ordered: Select[Any],
     page: int,
     per_page: int,
     cursor_after: CursorAfter | None = None,
 ) -> Page:
-    """Page `page` of `ordered` rows (item, sort key), with the total of `counted`; the next
+    """Page `page` of `ordered` rows (item, sort key) of a list of `total` rows; the next
     page's cursor when the list offers keyset paging (`cursor_after`)."""
-    total = _total(counted)
     rows = db.session.execute(ordered.limit(per_page).offset((page - 1) * per_page)).all()
     more = page * per_page < total
     next_cursor = cursor_after(rows[-1]) if cursor_after and rows and more else None
@@ -94,10 +93,9 @@ def paginate(
 
 
 def paginate_after(
-    counted: Select[Any], ordered: Select[Any], per_page: int, cursor_after: CursorAfter
+    total: int, ordered: Select[Any], per_page: int, cursor_after: CursorAfter
 ) -> Page:
     """The next `per_page` rows of `ordered`, already narrowed to those after a cursor."""
-    total = _total(counted)
     rows = db.session.execute(ordered.limit(per_page + 1)).all()
     # The one row past the page says whether another page follows, without counting.
     next_cursor = cursor_after(rows[per_page - 1]) if len(rows) > per_page else None

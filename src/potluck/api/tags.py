@@ -10,7 +10,7 @@ from ..cache import cached_answer
 from ..exports import CSV_MIMETYPE, tags_csv
 from ..headers import negotiated_type, produces
 from ..http import dumps_json
-from ..pagination import paginate
+from ..pagination import count_rows, paginate
 from ..schemas.tags import TagListQuerySchema, TagPageSchema
 from ..tags import tag_list
 from .base import Blueprint
@@ -31,7 +31,7 @@ class Tags(MethodView):
 
         def build() -> tuple[bytes, str, dict[str, str]]:
             tags = tag_list(params)
-            page = paginate(tags, tags, params["page"], params["per_page"])
+            page = paginate(count_rows(tags), tags, params["page"], params["per_page"])
             envelope = TagPageSchema().dump(page.envelope())
             body = tags_csv(envelope["data"]) if media == CSV_MIMETYPE else dumps_json(envelope)
             return body, media, {"Link": page.link_header()}
