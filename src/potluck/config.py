@@ -175,6 +175,8 @@ def load_settings(
         # Rate limits: shared through Redis when scaled out, in process otherwise.
         "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
         "RATELIMIT_ENABLED": _flag(env.get("RATELIMIT_ENABLED"), True),
+        # Exact: a timestamp per counted request, so memory and time grow with the limit.
+        "RATELIMIT_STRATEGY": env.get("RATELIMIT_STRATEGY", "moving-window"),
         "SEED_DEMO_DATA": _flag(env.get("SEED_DEMO_DATA"), environment == "development"),
         "PORT": int(env.get("PORT", 8000)),
         "WEB_WORKERS": int(env.get("WEB_WORKERS", os.cpu_count() or 1)),

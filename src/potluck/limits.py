@@ -77,8 +77,6 @@ def _uncounted() -> bool:
 limiter = Limiter(
     key_func=rate_limit_key,
     headers_enabled=False,
-    # A weighted pair of fixed windows: one counter per client, not one timestamp per request.
-    strategy="sliding-window-counter",
     application_limits=[_general_limit],
     application_limits_exempt_when=_uncounted,
 )
