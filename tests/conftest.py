@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -344,3 +345,18 @@ def potluck_serving(environ: dict[str, str], port: int, log_path: Path) -> Itera
         finally:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=30)
+
+
+def sorted_like_the_api(recipes: list[dict[str, Any]], sort: str, order: str) -> list[int]:
+    """Sorted by `sort` in `order`, ties by id in the same order, missing values last."""
+    descending = order == "desc"
+
+    def value(recipe: dict[str, Any]) -> Any:
+        raw = recipe[sort]
+        return datetime.fromisoformat(raw) if sort.endswith("_at") else raw
+
+    present = [r for r in recipes if r[sort] is not None]
+    missing = [r for r in recipes if r[sort] is None]
+    ordered = sorted(present, key=lambda r: (value(r), r["id"]), reverse=descending)
+    ordered += sorted(missing, key=lambda r: r["id"], reverse=descending)
+    return [recipe["id"] for recipe in ordered]

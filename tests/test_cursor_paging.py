@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import time_machine
-from conftest import TEST_SECRET
+from conftest import TEST_SECRET, sorted_like_the_api
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
@@ -76,21 +76,6 @@ def walk(
         assert pages < 200, "the walk does not end"
 
 
-def oracle(recipes: list[dict[str, Any]], sort: str, order: str) -> list[int]:
-    """Sorted by `sort` in `order`, ties by id in the same order, missing values last."""
-    descending = order == "desc"
-
-    def value(recipe: dict[str, Any]) -> Any:
-        raw = recipe[sort]
-        return datetime.fromisoformat(raw) if sort.endswith("_at") else raw
-
-    present = [r for r in recipes if r[sort] is not None]
-    missing = [r for r in recipes if r[sort] is None]
-    ordered = sorted(present, key=lambda r: (value(r), r["id"]), reverse=descending)
-    ordered += sorted(missing, key=lambda r: r["id"], reverse=descending)
-    return [recipe["id"] for recipe in ordered]
-
-
 @pytest.fixture
 def tied_recipes(
     client: FlaskClient, auth_headers: dict[str, str], make_recipe: MakeRecipe
@@ -121,7 +106,7 @@ def tied_recipes(
 def test_cursor_walk_matches_the_oracle(
     client: FlaskClient, tied_recipes: list[dict[str, Any]], sort: str, order: str
 ) -> None:
-    expected = oracle(tied_recipes, sort, order)
+    expected = sorted_like_the_api(tied_recipes, sort, order)
     assert len(set(expected)) == len(tied_recipes)
     walked = walk(client, f"{LIST}?sort={sort}&order={order}&per_page=4")
     assert walked == expected
@@ -198,7 +183,7 @@ def test_a_walk_sees_every_recipe_once_while_recipes_change(
 ) -> None:
     before = {r["id"] for r in tied_recipes}
     rng = random.Random(sort + order)
-    expected = oracle(tied_recipes, sort, order)
+    expected = sorted_like_the_api(tied_recipes, sort, order)
     added: list[int] = []
 
     def write(page: int) -> None:
@@ -282,7 +267,7 @@ def test_user_list_with_drafts_pages_by_cursor(
 
 
 def test_csv_pages_by_cursor(client: FlaskClient, tied_recipes: list[dict[str, Any]]) -> None:
-    expected = oracle(tied_recipes, "name", "asc")
+    expected = sorted_like_the_api(tied_recipes, "name", "asc")
     as_csv = {"Accept": "text/csv"}
     first = client.get(f"{LIST}?sort=name&per_page=20", headers=as_csv)
     assert first.content_type.startswith("text/csv")

@@ -6,11 +6,11 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from conftest import sorted_like_the_api
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -525,21 +525,6 @@ def test_any_search_text_is_answered_without_a_server_error(
 # Sorting, against an oracle
 
 
-def _oracle(recipes: list[dict[str, Any]], sort: str, order: str) -> list[int]:
-    """Sorted by `sort` in `order`, ties by id in the same order, missing values last."""
-    descending = order == "desc"
-
-    def value(recipe: dict[str, Any]) -> Any:
-        raw = recipe[sort]
-        return datetime.fromisoformat(raw) if sort.endswith("_at") else raw
-
-    present = [r for r in recipes if r[sort] is not None]
-    missing = [r for r in recipes if r[sort] is None]
-    ordered = sorted(present, key=lambda r: (value(r), r["id"]), reverse=descending)
-    ordered += sorted(missing, key=lambda r: r["id"], reverse=descending)
-    return [recipe["id"] for recipe in ordered]
-
-
 @pytest.fixture
 def sixty_recipes(
     client: FlaskClient,
@@ -599,7 +584,7 @@ def test_sort_and_order_match_the_oracle(
         for order in ("asc", "desc"):
             response = client.get(f"{LIST}?sort={sort}&order={order}&per_page=100")
             assert response.json["total"] == 60
-            expected = _oracle(sixty_recipes, sort, order)
+            expected = sorted_like_the_api(sixty_recipes, sort, order)
             if ids(response) != expected:
                 mismatches[f"{sort} {order}"] = (ids(response), expected)
     assert mismatches == {}
@@ -608,10 +593,10 @@ def test_sort_and_order_match_the_oracle(
 def test_default_order_is_newest_first(
     client: FlaskClient, sixty_recipes: list[dict[str, Any]]
 ) -> None:
-    newest_first = _oracle(sixty_recipes, "created_at", "desc")
+    newest_first = sorted_like_the_api(sixty_recipes, "created_at", "desc")
     assert ids(client.get(f"{LIST}?per_page=100")) == newest_first
     assert ids(client.get(f"{LIST}?sort=created_at&per_page=100")) == newest_first
-    assert ids(client.get(f"{LIST}?sort=name&per_page=100")) == _oracle(
+    assert ids(client.get(f"{LIST}?sort=name&per_page=100")) == sorted_like_the_api(
         sixty_recipes, "name", "asc"
     )
 
@@ -620,7 +605,7 @@ def test_default_order_is_newest_first(
 def test_pages_of_a_sorted_list_add_up_to_the_whole(
     client: FlaskClient, sixty_recipes: list[dict[str, Any]], sort: str, order: str
 ) -> None:
-    expected = _oracle(sixty_recipes, sort, order)
+    expected = sorted_like_the_api(sixty_recipes, sort, order)
     walked: list[int] = []
     for page in range(1, 10):
         response = client.get(f"{LIST}?sort={sort}&order={order}&per_page=7&page={page}")
@@ -638,12 +623,12 @@ def test_user_list_sorts_like_the_public_list(
     alices = [r for r in sixty_recipes if r["author"]["username"] == "alice"]
     for sort, order in (("cook_time", "asc"), ("num_of_servings", "desc"), ("updated_at", "asc")):
         response = client.get(f"/api/v1/users/alice/recipes?sort={sort}&order={order}&per_page=100")
-        assert ids(response) == _oracle(alices, sort, order), (sort, order)
+        assert ids(response) == sorted_like_the_api(alices, sort, order), (sort, order)
     filtered = client.get(
         f"{LIST}?author=alice&max_cook_time=60&sort=cook_time&order=asc&per_page=100"
     )
     short = [r for r in alices if r["cook_time"] is not None and r["cook_time"] <= 60]
-    assert ids(filtered) == _oracle(short, "cook_time", "asc")
+    assert ids(filtered) == sorted_like_the_api(short, "cook_time", "asc")
 
 
 # Invalid parameters
