@@ -113,6 +113,8 @@ def wrk(
     lua = (BENCH / "lua" / "report.lua").read_text()
     if script:
         lua = (BENCH / "lua" / script).read_text() + "\n" + lua
+        if script.startswith("search_"):
+            lua = (BENCH / "lua" / "search_words.lua").read_text() + "\n" + lua
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
         file.write(lua)
     threads = min(2, connections)
