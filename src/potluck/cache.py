@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, has_request_context, request
 from flask_caching import Cache
 from sqlalchemy import Select, event, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from .conditional import etag_for_bytes, not_modified
 from .extensions import db
-from .hot_reads import offer_for_replay
+from .hot_reads import GENERATION_KEY, offer_for_replay
 from .models import CacheGeneration, Recipe, Tag, User
 from .pagination import count_rows
 
@@ -40,8 +40,16 @@ def bump_generation(session: Session, name: str = RECIPES) -> None:
 
 
 def current_generation(name: str = RECIPES) -> int:
-    value = db.session.scalar(select(CacheGeneration.value).where(CacheGeneration.name == name))
-    return value or 0
+    """The generation, read once a request: every key of one answer names the same one, read
+    before any of the data it keys."""
+    per_request = request.environ if has_request_context() else {}
+    known: dict[str, int] = per_request.setdefault("potluck.cache_generations", {})
+    if name == RECIPES and GENERATION_KEY in per_request:
+        known.setdefault(name, per_request[GENERATION_KEY])  # hot_reads read it already
+    if name not in known:
+        query = select(CacheGeneration.value).where(CacheGeneration.name == name)
+        known[name] = db.session.scalar(query) or 0
+    return known[name]
 
 
 @event.listens_for(Session, "before_flush")

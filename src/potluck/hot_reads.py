@@ -13,6 +13,7 @@ headers and Cache-Status; anything it does not handle goes on to Flask unchanged
 
 from __future__ import annotations
 
+import functools
 import logging
 import sqlite3
 import threading
@@ -35,7 +36,8 @@ StartResponse = Callable[..., Any]
 log = logging.getLogger(__name__)
 
 _OFFERED = "potluck.replayable"
-_GENERATION = "potluck.generation"
+# The generation the middleware read first: cache.current_generation takes it from here.
+GENERATION_KEY = "potluck.generation"
 # Headers that belong to one exchange, set again on every replay.
 _PER_REQUEST = frozenset(
     {
@@ -62,7 +64,7 @@ _GENERATION_SQL = "SELECT value FROM cache_generations WHERE name = 'recipes'"
 
 def offer_for_replay() -> None:
     """Let the middleware replay this request's answer to the next anonymous asker."""
-    if _GENERATION in request.environ:
+    if GENERATION_KEY in request.environ:
         request.environ[_OFFERED] = True
 
 
@@ -152,7 +154,7 @@ class HotReads:
             limit_headers = self._count(environ)
             if limit_headers is not None:
                 return self._replay(stored, environ, limit_headers, start_response)
-        environ[_GENERATION] = generation
+        environ[GENERATION_KEY] = generation
         return self._pass_on(environ, start_response, key, generation)
 
     def _pass_on(
@@ -198,7 +200,7 @@ class HotReads:
         """Count the request as Flask-Limiter's application limit would; None when over it."""
         if not limiter.enabled:
             return []
-        item = parse(str(self.app.config["READ_RATE_LIMIT"]))
+        item = _limit(str(self.app.config["READ_RATE_LIMIT"]))
         arguments = (f"ip:{environ.get('REMOTE_ADDR') or 'unknown'}", "global")
         if not limiter.limiter.hit(item, *arguments):
             return None  # Flask answers the 429, with its problem document
@@ -246,6 +248,9 @@ class HotReads:
             path = environ.get("PATH_INFO", "") + (f"?{query}" if query else "")
             address = environ.get("REMOTE_ADDR")
             log_access(address, "GET", path, status, length, started, request_id)
+
+
+_limit = functools.lru_cache(maxsize=8)(parse)  # the setting's text, parsed once
 
 
 def _kept(name: str) -> bool:

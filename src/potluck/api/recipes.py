@@ -56,7 +56,9 @@ def _written(recipe: Recipe) -> tuple[Recipe, int, dict[str, str]]:
     return recipe, 200, {**RecipeVersion.of(recipe).headers(), "Cache-Control": "no-store"}
 
 
-def _stored_representation(state: RecipeVersion, viewer: User | None) -> Response:
+def _stored_representation(
+    state: RecipeVersion, viewer: User | None, headers: dict[str, str]
+) -> Response:
     """The recipe's JSON from the cache of serialized bytes keyed by its ETag, built on a miss."""
 
     def build() -> tuple[bytes, str]:
@@ -66,7 +68,7 @@ def _stored_representation(state: RecipeVersion, viewer: User | None) -> Respons
     body, status = versioned_bytes(state.etag, build)
     if state.is_publish:
         offer_for_replay()
-    response = Response(body, mimetype="application/json", headers=state.headers())
+    response = Response(body, mimetype="application/json", headers=headers)
     response.headers.update(cache_status(status))
     return response
 
@@ -120,9 +122,10 @@ class RecipeItem(MethodView):
         """A recipe; drafts only for their author"""
         viewer = current_user_or_none()
         state = readable_version(recipe_id, viewer)
-        extra = {"Cache-Control": state.headers()["Cache-Control"]}
+        headers = state.headers()
+        extra = {"Cache-Control": headers["Cache-Control"]}
         fresh = not_modified(state.etag, state.last_modified, extra)
-        return fresh or _stored_representation(state, viewer)
+        return fresh or _stored_representation(state, viewer, headers)
 
     @blp.auth_required()
     @blp.arguments(RecipeInputSchema)
