@@ -187,7 +187,12 @@ class Recipe(db.Model):  # type: ignore[name-defined,misc]
         return self.cover["large"] if self.cover else None
 
     def visible_to(self, user: User | None) -> bool:
-        return self.is_publish or (user is not None and user.id == self.author_id)
+        return visible(self.is_publish, self.author_id, user)
+
+
+def visible(is_publish: bool, author_id: int, viewer: User | None) -> bool:
+    """A published recipe is anyone's to read; a draft only its author's."""
+    return is_publish or (viewer is not None and viewer.id == author_id)
 
 
 # NULL cook times sort last both ways as a value outside 1-1440, so the order is one

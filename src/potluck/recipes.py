@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -15,7 +15,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from .conditional import require_match, validator_headers
 from .extensions import db
 from .http import abort
-from .models import Recipe, Tag, User, utcnow
+from .models import Recipe, Tag, User, utcnow, visible
+
+
+class _Visible(Protocol):
+    def visible_to(self, viewer: User | None) -> bool: ...
+
+
+# A recipe or its version: whatever knows whom it is visible to.
+Readable = TypeVar("Readable", bound=_Visible)
 
 # A PUT resets what the client left out to these.
 RECIPE_DEFAULTS: dict[str, Any] = {
@@ -45,10 +53,7 @@ def tags_named(names: Iterable[str]) -> list[Tag]:
 
 def readable_recipe(recipe_id: int, viewer: User | None) -> Recipe:
     """The recipe, or 404 when it does not exist or is someone else's draft (no hint which)."""
-    recipe = db.session.get(Recipe, recipe_id)
-    if recipe is None or not recipe.visible_to(viewer):
-        abort(404, f"There is no recipe {recipe_id}.")
-    return recipe
+    return _readable(db.session.get(Recipe, recipe_id), recipe_id, viewer)
 
 
 def writable_recipe(recipe_id: int, user: User) -> Recipe:
@@ -96,7 +101,7 @@ class RecipeVersion:
         return max(self.updated_at, self.author_updated_at)
 
     def visible_to(self, viewer: User | None) -> bool:
-        return self.is_publish or (viewer is not None and viewer.id == self.author_id)
+        return visible(self.is_publish, self.author_id, viewer)
 
     def headers(self) -> dict[str, str]:
         """Validators and caching for the recipe's representation."""
@@ -124,10 +129,13 @@ _VERSION_OF_RECIPE = (
 def readable_version(recipe_id: int, viewer: User | None) -> RecipeVersion:
     """A recipe's version from one indexed Core query, or 404 as readable_recipe gives it."""
     row = db.session.execute(_VERSION_OF_RECIPE, {"recipe_id": recipe_id}).first()
-    state = RecipeVersion(*row) if row else None
-    if state is None or not state.visible_to(viewer):
+    return _readable(RecipeVersion(*row) if row else None, recipe_id, viewer)
+
+
+def _readable(found: Readable | None, recipe_id: int, viewer: User | None) -> Readable:
+    if found is None or not found.visible_to(viewer):
         abort(404, f"There is no recipe {recipe_id}.")
-    return state
+    return found
 
 
 def write_fields(recipe: Recipe, data: dict[str, Any]) -> None:
