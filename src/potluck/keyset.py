@@ -27,6 +27,7 @@ _DATETIME_SORTS = ("created_at", "updated_at")
 _INTEGER_SORTS = ("cook_time", "num_of_servings")
 # Far beyond any id SQLite or PostgreSQL hands out, and still a 64-bit integer.
 _MAX_ID = 2**62
+_MAX_REAL = 3.4e38  # just under the largest 4-byte float
 
 
 def list_fingerprint(params: dict[str, Any], list_options: dict[str, Any]) -> str:
@@ -67,7 +68,8 @@ def _key_value(sort: str, raw: Any) -> Any:
     if sort in _INTEGER_SORTS and type(raw) is int and 0 <= raw <= 1441:
         return raw
     if sort == "relevance" and type(raw) in (int, float) and math.isfinite(raw):
-        return float(raw)
+        # Compared as a REAL (4 bytes): beyond its range PostgreSQL refuses the cast.
+        return float(raw) if abs(raw) <= _MAX_REAL else None
     return None
 
 
