@@ -6,6 +6,7 @@ Outside development a missing, short or well-known secret stops the app from sta
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -168,6 +169,15 @@ def load_settings(
         "REDIS_URL": env.get("REDIS_URL") or None,
         "CORS_ORIGINS": _list(env.get("CORS_ORIGINS")),
         "TRUSTED_PROXIES": _list(env.get("TRUSTED_PROXIES")),
+        # Outbound fetches (recipe import): services/fetcher.py; private networks are never
+        # fetched from unless listed here (tests list 127.0.0.0/8 for their loopback server).
+        "FETCH_TIMEOUT_SECONDS": float(env.get("FETCH_TIMEOUT_SECONDS", 10)),
+        "FETCH_MAX_BYTES": int(env.get("FETCH_MAX_BYTES", 5 * 1024 * 1024)),
+        "FETCH_MAX_REDIRECTS": int(env.get("FETCH_MAX_REDIRECTS", 5)),
+        "FETCH_ALLOWED_NETWORKS": [
+            ipaddress.ip_network(network, strict=False)
+            for network in _list(env.get("FETCH_ALLOWED_NETWORKS"))
+        ],
         # Accounts: how long the mailed links stay valid.
         "ACTIVATION_TOKEN_SECONDS": int(env.get("ACTIVATION_TOKEN_SECONDS", 2 * 24 * 3600)),
         "PASSWORD_RESET_TOKEN_SECONDS": int(env.get("PASSWORD_RESET_TOKEN_SECONDS", 3600)),

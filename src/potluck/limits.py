@@ -26,6 +26,7 @@ DEFAULT_LIMITS = {
     "LOGIN_RATE_LIMIT": "20 per minute",  # per client, any outcome
     "REGISTRATION_RATE_LIMIT": "10 per hour",
     "ACCOUNT_MAIL_RATE_LIMIT": "5 per hour",  # resend confirmation, password reset
+    "IMPORT_RATE_LIMIT": "10 per minute",  # per user: each one makes the server fetch pages
     # Counted per account and client together: an attacker's failures slow the attacker,
     # never the account's owner on another address.
     "LOGIN_FAILURES_PER_ACCOUNT": "5 per 15 minutes",
