@@ -7,7 +7,7 @@ from flask import Flask, Response, send_from_directory
 from flask.views import MethodView
 from swagger_ui_bundle import swagger_ui_path
 
-from . import accounts, api_keys, images, recipes, tags, tokens, users
+from . import accounts, api_keys, images, recipe_imports, recipes, tags, tokens, users
 from .base import Api
 
 API_PREFIX = "/api/v1"
@@ -17,6 +17,7 @@ RESOURCES = (
     tokens.blp,
     api_keys.blp,
     recipes.blp,
+    recipe_imports.blp,
     tags.blp,
     images.blp,
 )
