@@ -214,7 +214,7 @@ class TokenPair:
 
     access_token: str = field(repr=False)
     refresh_token: str = field(repr=False)
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 - the scheme's name, not a secret
     expires_in: int | None = None
 
     @classmethod

@@ -152,12 +152,13 @@ class ApiSession:
         headers: dict[str, str],
         authorization: str | None,
     ) -> httpx.Response:
-        if authorization is None:
-            authorization = self._authorization()
+        url = self.url(path)
+        if authorization is None and url.startswith(self.root + "/"):
+            authorization = self._authorization()  # never to another host (a cover's origin)
         if authorization:
             headers["Authorization"] = authorization
         request = self.http.build_request(
-            method, self.url(path), params=params, content=content, files=files, headers=headers
+            method, url, params=params, content=content, files=files, headers=headers
         )
         request.read()  # a multipart body in memory, so a retry can send it again
         key = (str(request.url), request.headers.get("Accept", ""), authorization or "")
