@@ -207,7 +207,7 @@ class Cli:
     def config(self) -> Path:
         return self.home / "potluck" / "config.json"
 
-    def __call__(self, *args: str, input: str | None = None, **env: str) -> Result:  # noqa: A002
+    def __call__(self, *args: str, input: str | None = None, **env: str) -> Result:
         runner = CliRunner()
         environ = {
             "XDG_CONFIG_HOME": str(self.home),
@@ -265,7 +265,7 @@ class StubServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass  # quiet
 
             def _answer(self) -> None:
@@ -289,7 +289,7 @@ class StubServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer  # noqa: N815
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True

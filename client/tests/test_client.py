@@ -76,7 +76,8 @@ def test_a_recipe_from_create_to_delete(chef: Client, anonymous: Client) -> None
     assert created.ingredients == ["1 kg tomatoes", "1 onion"]
     assert created.tags == ["soup"]
     assert created.is_publish is False
-    assert created.author is not None and created.author.username == "chef"
+    assert created.author is not None
+    assert created.author.username == "chef"
     assert created.etag
 
     with pytest.raises(NotFound):
@@ -85,7 +86,8 @@ def test_a_recipe_from_create_to_delete(chef: Client, anonymous: Client) -> None
     assert anonymous.recipe(created.id).name == "Tomato Soup"
 
     changed = chef.update_recipe(created.id, cook_time=45)
-    assert changed.cook_time == 45 and changed.name == "Tomato Soup"
+    assert changed.cook_time == 45
+    assert changed.name == "Tomato Soup"
     replaced = chef.replace_recipe(changed, {"name": "Plain Soup"})
     assert (replaced.name, replaced.cook_time, replaced.tags) == ("Plain Soup", None, [])
 
@@ -157,7 +159,8 @@ def test_a_second_read_is_revalidated_and_reuses_the_body(
     assert request2.headers["If-None-Match"] == response1.headers["ETag"]
     assert response2.status_code == 304
     assert reader.session.revalidated == 1
-    assert second == first and second.ingredients == ["salt"]
+    assert second == first
+    assert second.ingredients == ["salt"]
 
     chef.update_recipe(recipe.id, ingredients=["pepper"])
     third = reader.recipe(recipe.id)
@@ -168,7 +171,8 @@ def test_a_second_read_is_revalidated_and_reuses_the_body(
 def test_api_keys_are_created_used_and_revoked(chef: Client, live_server: LiveServer) -> None:
     name = unique("key")
     key = chef.create_api_key(name, scope="read")
-    assert key.key is not None and key.key.startswith("pk_")
+    assert key.key is not None
+    assert key.key.startswith("pk_")
     assert name in [k.name for k in chef.api_keys()]
     with Client(live_server.url, api_key=key.key) as keyed:
         assert keyed.me().username == "chef"
@@ -184,10 +188,12 @@ def test_covers_upload_show_download_remove(chef: Client, anonymous: Client) -> 
     chef.publish(recipe.id)
 
     uploaded = chef.upload_cover(recipe.id, tiny_png(), "soup.png")
-    assert uploaded.large.startswith("/media/") and uploaded.width == 4
+    assert uploaded.large.startswith("/media/")
+    assert uploaded.width == 4
     assert anonymous.cover(recipe.id) == uploaded
     image = anonymous.download(uploaded.large)
-    assert image[:4] == b"RIFF" and image[8:12] == b"WEBP"
+    assert image[:4] == b"RIFF"
+    assert image[8:12] == b"WEBP"
     assert anonymous.recipe(recipe.id).cover_url == uploaded.large
 
     chef.remove_cover(recipe.id)
