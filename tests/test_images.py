@@ -648,13 +648,20 @@ def test_an_image_in_use_is_never_released(
     assert len(media_files(app)) == 2
 
 
-def test_the_avatar_alias_leaves_a_user_called_avatar_reachable(
-    client: FlaskClient, register: Callable[..., dict[str, Any]]
-) -> None:
-    register("avatar")
+@pytest.mark.parametrize("name", ["avatar", "Activate", "password-reset", "activation-email"])
+def test_names_of_user_actions_cannot_be_usernames(client: FlaskClient, name: str) -> None:
+    # /users/avatar (the course's alias) and /users/activate... would shadow a user's profile.
+    body = {"username": name, "email": "x@example.com", "password": "long enough password"}
+    response = client.post("/api/v1/users", json=body)
+    assert response.status_code == 400
+    assert response.content_type == "application/problem+json"
+    assert "username" in response.json["errors"]
+
+
+def test_the_avatar_alias_is_not_shadowed_by_a_profile(client: FlaskClient) -> None:
     response = client.get("/users/avatar")
-    assert response.status_code == 200
-    assert response.json["username"] == "avatar"
+    assert response.status_code == 405
+    assert set(response.headers["Allow"].split(", ")) == {"PUT", "DELETE", "OPTIONS"}
 
 
 def _profile_with_red_and_blue_swapped() -> bytes:

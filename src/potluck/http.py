@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import logging
+import tempfile
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, NoReturn
@@ -13,10 +15,15 @@ from flask import Flask, Response, g, has_request_context, render_template_strin
 from flask.json.provider import JSONProvider
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.wsgi import ClosingIterator
+
+from .converters import IdConverter, UsernameConverter
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+_CHUNK = 64 * 1024
+_SPOOL_IN_MEMORY = 1024 * 1024
 _ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z
 
 # Werkzeug's default descriptions address people at a browser; API clients get these.
@@ -193,7 +200,41 @@ class BearerSchemeCaseFold:
         return self.app(environ, start_response)
 
 
+class BoundedBody:
+    """WSGI middleware: a chunked body (which has no length) is read here, up to one byte
+    past MAX_CONTENT_LENGTH, and then handed on with its length. Werkzeug would otherwise
+    stop reading at the limit and parse the prefix (a JSON document followed by padding was
+    stored); now anything longer is a 413 when the body is read, however it was framed."""
+
+    def __init__(self, app: Any, flask_app: Flask) -> None:
+        self.app = app
+        self.config = flask_app.config
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            return self.app(environ, start_response)
+        limit = self.config["MAX_CONTENT_LENGTH"]
+        body = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115
+        size = 0
+        while size <= limit and (
+            chunk := environ["wsgi.input"].read(min(_CHUNK, limit + 1 - size))
+        ):
+            body.write(chunk)
+            size += len(chunk)
+        body.seek(0)
+        environ["wsgi.input"] = body if size <= limit else io.BytesIO()
+        # The body now has a length, as behind a buffering proxy; past the limit, Werkzeug
+        # answers its own 413 when the body is read.
+        environ["CONTENT_LENGTH"] = str(size)
+        del environ["HTTP_TRANSFER_ENCODING"]
+        return ClosingIterator(self.app(environ, start_response), body.close)
+
+
 def init_app(app: Flask) -> None:
     app.json = OrjsonProvider(app)
+    # Before any blueprint is registered: every `<int:...>` id in the app is canonical.
+    app.url_map.converters["int"] = IdConverter
+    app.url_map.converters["username"] = UsernameConverter
     app.register_error_handler(HTTPException, handle_http_exception)
     app.wsgi_app = BearerSchemeCaseFold(app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = BoundedBody(app.wsgi_app, app)  # type: ignore[method-assign]

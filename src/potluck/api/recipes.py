@@ -185,7 +185,7 @@ class RecipePublication(MethodView):
         commit()
 
 
-@blp.route("/users/<string:username>/recipes")
+@blp.route("/users/<username:username>/recipes")
 class UserRecipes(MethodView):
     @blp.auth_required(optional=True)
     @blp.arguments(UserRecipeListQuerySchema, location="query")

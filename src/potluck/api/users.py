@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import url_for
@@ -17,7 +16,6 @@ from ..limits import strict_limit
 from ..models import User
 from ..persistence import commit
 from ..schemas.users import (
-    USERNAME_PATTERN,
     PrivateUserSchema,
     ProfileUpdateSchema,
     UserCreateSchema,
@@ -29,8 +27,6 @@ blp = Blueprint("users", __name__, description="Accounts and profiles")
 
 
 def find_user(username: str) -> User:
-    if not re.match(USERNAME_PATTERN, username):
-        abort(404, f"There is no user called {username!r}.")
     user: User | None = db.session.scalar(
         select(User).where(func.lower(User.username) == username.lower())
     )
@@ -55,7 +51,7 @@ class Users(MethodView):
         return user, 201, {"Location": url_for(".UserItem", username=user.username)}
 
 
-@blp.route("/users/<string:username>")
+@blp.route("/users/<username:username>")
 class UserItem(MethodView):
     @blp.etag
     @blp.response(200, UserSchema)

@@ -8,16 +8,18 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import marshmallow as ma
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError, fields, validate
 
 # NUL and other control characters are never content; PostgreSQL cannot even store NUL.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _TAG = re.compile(r"^[\w][\w '&+-]*$")
+_ASCII_INTEGER = re.compile(r"-?[0-9]{1,20}")
 
 MAX_LINES = 100
 MAX_LINE_LENGTH = 500
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 30
+MAX_PAGE = 1_000_000_000
 
 
 def clean_text(value: str, *, multiline: bool = False) -> str:
@@ -52,6 +54,28 @@ class StrictInteger(fields.Integer):
         if isinstance(value, bool):
             raise self.make_error("invalid")
         return super()._validated(value)
+
+
+class QueryInteger(fields.Integer):
+    """An integer in a query string, spelled in ASCII digits only (Python's int() also
+    takes "١٢", "+12", " 12" and "1_2", which would give one page many URLs)."""
+
+    default_error_messages = {"invalid": "Must be a whole number in ASCII digits."}  # noqa: RUF012
+
+    def _validated(self, value: Any) -> int:
+        if isinstance(value, str) and not _ASCII_INTEGER.fullmatch(value):
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
+def page_number() -> QueryInteger:
+    """The `page` of a list: far past the end is an empty page, past MAX_PAGE a 400 (an
+    OFFSET the database could not hold)."""
+    return QueryInteger(
+        load_default=1,
+        validate=validate.Range(1, MAX_PAGE),
+        metadata={"description": "Page number, from 1"},
+    )
 
 
 class _StringList(fields.Field):  # type: ignore[type-arg]

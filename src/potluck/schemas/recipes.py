@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from .fields import Lines, StrictInteger, StrictSchema, Tags, Text
+from .fields import Lines, QueryInteger, StrictInteger, StrictSchema, Tags, Text, page_number
 from .images import ImageUrlsSchema
 from .users import AuthorSchema
 
@@ -111,7 +111,7 @@ class RecipePageSchema(ma.Schema):
 class RecipeListQuerySchema(StrictSchema):
     """Query parameters of every recipe list; anything else is a 400, never ignored."""
 
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = page_number()
     cursor = fields.String(
         validate=validate.Length(1, MAX_CURSOR_LENGTH),
         metadata={
@@ -119,14 +119,14 @@ class RecipeListQuerySchema(StrictSchema):
             "paging, as fast deep in a list as on page 1); keep the other parameters"
         },
     )
-    per_page = fields.Integer(load_default=20, validate=validate.Range(1, MAX_PER_PAGE))
+    per_page = QueryInteger(load_default=20, validate=validate.Range(1, MAX_PER_PAGE))
     q = Text(validate=validate.Length(1, 200), metadata={"description": "Words to search for"})
     tag = fields.List(
         Text(validate=validate.Length(1, 30)),
         metadata={"description": "Only recipes with every one of these tags (repeatable)"},
     )
     author = Text(validate=validate.Length(1, 30), metadata={"description": "Author's username"})
-    max_cook_time = fields.Integer(validate=validate.Range(1, 1440))
+    max_cook_time = QueryInteger(validate=validate.Range(1, 1440))
     sort = fields.String(
         load_default="created_at",
         validate=validate.OneOf(SORT_FIELDS),

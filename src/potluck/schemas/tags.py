@@ -7,7 +7,7 @@ from flask import url_for
 from marshmallow import fields, validate
 
 from ..models import Tag
-from .fields import MAX_TAG_LENGTH, StrictSchema, Text
+from .fields import MAX_TAG_LENGTH, QueryInteger, StrictSchema, Text, page_number
 from .recipes import ORDERS, PageLinksSchema
 
 TAG_SORTS = ("count", "name")
@@ -17,8 +17,8 @@ MAX_PER_PAGE = 100
 class TagListQuerySchema(StrictSchema):
     """Query parameters of the tag list; anything else is a 400, never ignored."""
 
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(1, MAX_PER_PAGE))
+    page = page_number()
+    per_page = QueryInteger(load_default=50, validate=validate.Range(1, MAX_PER_PAGE))
     q = Text(
         validate=validate.Length(1, MAX_TAG_LENGTH),
         metadata={"description": "Only tags whose name starts with this (any case)"},

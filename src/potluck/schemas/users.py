@@ -5,10 +5,10 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from ..converters import RESERVED_USERNAMES, USERNAME_PATTERN
 from .fields import StrictSchema, Text
 from .images import ImageUrlsSchema
 
-USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,29}$"
 MAX_EMAIL_LENGTH = 254
 
 
@@ -33,7 +33,7 @@ class UserCreateSchema(StrictSchema):
     username = Text(
         required=True,
         validate=validate.Regexp(
-            USERNAME_PATTERN,
+            f"^{USERNAME_PATTERN}$",
             error="3-30 characters: letters, digits, '_', '.' or '-', starting with a "
             "letter or digit.",
         ),
@@ -41,6 +41,11 @@ class UserCreateSchema(StrictSchema):
     email = fields.Email(required=True)
     password = new_password()
     display_name = Text(load_default="", validate=validate.Length(max=80))
+
+    @ma.validates("username")
+    def _not_reserved(self, value: str, **kwargs: object) -> None:
+        if value.lower() in RESERVED_USERNAMES:
+            raise ma.ValidationError("This name is taken by the site itself; choose another.")
 
     @ma.post_load
     def _normalize_email(self, data: dict[str, object], **kwargs: object) -> dict[str, object]:
