@@ -35,6 +35,7 @@ ACCESS = {
     ("DELETE", "/api/v1/me/api-keys/{key_id}"): "the key's owner (404 for others)",
     ("GET", "/api/v1/recipes"): "anyone: published recipes only",
     ("POST", "/api/v1/recipes"): "a signed-in user, as the author",
+    ("POST", "/api/v1/recipes/import"): "a signed-in user, as the author (test_recipe_import)",
     ("GET", "/api/v1/recipes/{recipe_id}"): "anyone if published, else the author only",
     ("PUT", "/api/v1/recipes/{recipe_id}"): "the author",
     ("PATCH", "/api/v1/recipes/{recipe_id}"): "the author",

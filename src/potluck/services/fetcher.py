@@ -110,12 +110,12 @@ def fetch_image(url: str) -> Fetched:
 def fetch(url: str, expected: Expected, limits: FetchLimits) -> Fetched:
     """GET `url`, following redirects, each hop checked; raises FetchRefused or FetchFailed."""
     deadline = time.monotonic() + limits.timeout_seconds
-    current = checked_url(url)
+    current, via = checked_url(url), None
     for _ in range(limits.max_redirects + 1):
-        answer = _fetch_hop(current, expected, limits, deadline)
+        answer = _fetch_hop(current, via, expected, limits, deadline)
         if isinstance(answer, Fetched):
             return answer
-        current = answer
+        current, via = checked_url(answer, redirected_from=current), current
     raise FetchFailed(
         f"{_shown(url)} redirected more than {limits.max_redirects} times; "
         "give the address of the page itself."
@@ -184,7 +184,9 @@ def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
     return address.sixtofour
 
 
-def _public_addresses(url: httpx.URL, limits: FetchLimits) -> list[IPAddress]:
+def _public_addresses(
+    url: httpx.URL, via: httpx.URL | None, limits: FetchLimits
+) -> list[IPAddress]:
     """Every address the URL's host resolves to, once; refused if any of them is not public
     (a name that also points inside is not fetched from at all)."""
     host = url.raw_host.decode("ascii")
@@ -196,11 +198,12 @@ def _public_addresses(url: httpx.URL, limits: FetchLimits) -> list[IPAddress]:
             raise FetchRefused(f"There is no site at {host}: the name does not resolve.") from None
         raise FetchFailed(f"Could not look up {host} ({error}); try again later.") from None
     addresses = list(dict.fromkeys(ipaddress.ip_address(answer[4][0]) for answer in answers))
+    where = f"{_shown(via)} redirected to {_shown(url)}, which" if via else _shown(url)
     for address in addresses:
         reason = refusal(address, limits.allowed_networks)
         if reason is not None:
             raise FetchRefused(
-                f"{_shown(url)} leads to {address}, {reason}; only public web sites can be fetched."
+                f"{where} leads to {address}, {reason}; only public web sites can be fetched."
             )
     if not addresses:
         raise FetchFailed(f"{host} has no address to connect to.")
@@ -213,11 +216,11 @@ _NO_SUCH_NAME = frozenset(
 
 
 def _fetch_hop(
-    url: httpx.URL, expected: Expected, limits: FetchLimits, deadline: float
+    url: httpx.URL, via: httpx.URL | None, expected: Expected, limits: FetchLimits, deadline: float
 ) -> Fetched | httpx.URL:
-    """One request: the answer, or the checked URL its redirect points to."""
+    """One request (`via` the URL that redirected here): the answer, or where it redirects."""
     failure: httpx.ConnectError | None = None
-    for address in _public_addresses(url, limits):
+    for address in _public_addresses(url, via, limits):
         try:
             return _exchange(url, address, expected, limits, deadline)
         except httpx.ConnectError as error:
@@ -248,7 +251,7 @@ def _exchange(
                 )
                 response = client.send(request, stream=True)
                 try:
-                    return _answer(url, response, expected, limits, deadline)
+                    answer = _answer(url, response, expected, limits, deadline)
                 finally:
                     response.close()
         except httpx.TimeoutException:
@@ -259,6 +262,9 @@ def _exchange(
             if isinstance(error, httpx.ConnectError):
                 raise
             raise FetchFailed(f"{_shown(url)} could not be read: {error}.") from None
+        if watchdog.fired:  # a body without a length ends when the watchdog cuts it
+            raise _too_slow(url, limits)
+        return answer
 
 
 class _Watchdog:
@@ -309,10 +315,9 @@ def _answer(
     status = response.status_code
     if status in _REDIRECTS and "Location" in response.headers:
         try:
-            target = url.join(response.headers["Location"])
+            return url.join(response.headers["Location"])
         except httpx.InvalidURL:
             raise FetchFailed(f"{_shown(url)} redirected to an invalid address.") from None
-        return checked_url(target, redirected_from=url)
     if not 200 <= status < 300:
         raise FetchFailed(
             f"{_shown(url)} answered {status} {response.reason_phrase}".rstrip()
