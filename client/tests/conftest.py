@@ -132,6 +132,14 @@ def tokens(live_server: LiveServer) -> dict[str, tuple[str, str]]:
     return pairs
 
 
+@pytest.fixture
+def new_user(live_server: LiveServer) -> str:
+    """A confirmed user of its own for this test (password PASSWORD)."""
+    name = unique("u")
+    _register_confirmed(live_server, name)
+    return name
+
+
 def no_sleep(seconds: float) -> None:
     raise AssertionError(f"Unexpected retry wait of {seconds} s against the live server")
 
@@ -229,9 +237,11 @@ def cli(live_server: LiveServer, tmp_path: Path) -> Cli:
 
 
 @pytest.fixture
-def chef_cli(cli: Cli) -> Cli:
-    cli.login("chef")
-    return cli
+def chef_cli(live_server: LiveServer, tmp_path: Path) -> Cli:
+    """The command line logged in as chef, beside the anonymous `cli`."""
+    signed_in = Cli(live_server.url, tmp_path / "chef-config-home")
+    signed_in.login("chef")
+    return signed_in
 
 
 # The stub server
@@ -294,7 +304,9 @@ class StubServer:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     def on(self, route: str, *answers: Answer) -> None:
         self.script[route] = list(answers)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from conftest import PASSWORD, LiveServer, tiny_png, unique
+from conftest import PASSWORD, LiveServer, Sleeps, tiny_png, unique
 
 from potluck_client import (
     Client,
@@ -220,3 +220,34 @@ def test_an_expired_access_token_is_refreshed_once(
         client.logout()
         with pytest.raises(Unauthorized):
             client.me()  # no refresh token left to try: one 401 is the answer
+
+
+class LosesFirstAnswer(Recording):
+    """Carries the first POST to the server, then drops its answer, as a connection cut
+    after the server committed would."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        if request.method == "POST" and len(self.exchanges) == 1:
+            response.read()
+            raise httpx.ReadError("connection lost after the request was sent", request=request)
+        return response
+
+
+def test_a_create_retried_after_a_lost_answer_writes_one_recipe(
+    make_client: Callable[..., Client], sleeps: Sleeps
+) -> None:
+    name = unique("Once ")
+    transport = LosesFirstAnswer()
+    client = make_client("chef", transport=transport, sleep=sleeps)
+
+    created = client.create_recipe(name=name)
+
+    (first, lost), (retried, replayed) = transport.exchanges
+    assert lost.status_code == 201  # the server wrote it; the client never saw that
+    assert retried.headers["Idempotency-Key"] == first.headers["Idempotency-Key"]
+    assert replayed.status_code == 201
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert created.id == int(lost.headers["Location"].rsplit("/", 1)[1])
+    mine = list(client.recipes(username="chef", visibility="all", q=name))
+    assert [r.id for r in mine] == [created.id]
