@@ -9,6 +9,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from . import accounts, api_keys, images, recipe_imports, recipes, tags, tokens, users
 from .base import Api
+from .openapi_links import declare_links
 
 API_PREFIX = "/api/v1"
 RESOURCES = (
@@ -63,6 +64,7 @@ def init_app(app: Flask) -> None:
         # The same handlers at the root, for the course's clients (kept out of the docs).
         app.register_blueprint(blueprint, name=f"root_{blueprint.name}", url_prefix="")
     api.document_http_rules()
+    declare_links(api.spec)
     app.register_blueprint(_book_aliases())
     app.register_blueprint(_docs_assets())
     app.register_blueprint(images.media)

@@ -22,7 +22,9 @@ from werkzeug.http import quote_etag
 from ..api_keys import bearer_api_key, sign_in_with_api_key
 from ..auth import refuse
 from ..conditional import not_modified, require_match
+from ..converters import RESERVED_USERNAMES, USERNAME_PATTERN, UsernameConverter
 from ..http import PROBLEM_JSON, abort, handle_http_exception
+from ..schemas.fields import MAX_LINE_LENGTH, MAX_LINES, MAX_TAG_LENGTH, MAX_TAGS, Lines, Tags
 
 BEARER_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
@@ -39,6 +41,12 @@ class ProblemSchema(ma.Schema):
         values=ma.fields.List(ma.fields.String()),
         metadata={"description": "Messages per field, for invalid input"},
     )
+    request_id = ma.fields.String(
+        metadata={"description": "The request's X-Request-ID, to quote when reporting a 5xx"}
+    )
+
+    class Meta:
+        unknown = ma.INCLUDE  # RFC 9457 allows extension members (a 429's retry_after...)
 
 
 class ArgumentsParser(FlaskParser):
@@ -156,6 +164,34 @@ _RULES = {
 }
 
 
+def string_list_properties(
+    converter: Any, field: ma.fields.Field[Any], **kwargs: Any
+) -> dict[str, Any]:
+    """Lines and Tags take a JSON list of strings, or one string split into items."""
+    if isinstance(field, Lines):
+        item = {"type": "string", "maxLength": MAX_LINE_LENGTH}
+        limit, split = MAX_LINES, "one item per line"
+    elif isinstance(field, Tags):
+        item = {"type": "string", "maxLength": MAX_TAG_LENGTH}
+        limit, split = MAX_TAGS, "comma-separated"
+    else:
+        return {}
+    return {
+        "oneOf": [
+            {"type": "array", "items": item, "maxItems": limit},
+            {"type": "string", "description": f"The same as one string, {split}"},
+        ]
+    }
+
+
+def username_parameter(converter: UsernameConverter) -> dict[str, Any]:
+    return {
+        "type": "string",
+        "pattern": f"^{USERNAME_PATTERN}$",
+        "description": f"Never one of {', '.join(sorted(RESERVED_USERNAMES))}",
+    }
+
+
 class Api(flask_smorest.Api):  # type: ignore[misc]
     ERROR_SCHEMA = ProblemSchema
     DEFAULT_RESPONSE_CONTENT_TYPE = "application/json"
@@ -175,6 +211,14 @@ class Api(flask_smorest.Api):  # type: ignore[misc]
     def document_http_rules(self) -> None:
         """Add what every endpoint honours (conditional requests, idempotency, 406, 500) to
         each operation of the OpenAPI document, once the resources are registered."""
+        components = self.spec.components
+        for parameters in (components.parameters, components.parameters_lazy):
+            if "IF_MATCH" in parameters:  # smorest declares it required; ours is optional
+                parameters["IF_MATCH"] = {
+                    **parameters["IF_MATCH"],
+                    "required": False,
+                    "description": _HEADER_PARAMETERS["IfMatch"][1],
+                }
         for path, operations in self.spec._paths.items():
             for method, operation in operations.items():
                 if method not in _RULES:
@@ -211,6 +255,10 @@ class Api(flask_smorest.Api):  # type: ignore[misc]
 
     def init_app(self, app: Flask, *args: Any, **kwargs: Any) -> None:
         super().init_app(app, *args, **kwargs)
+        # What our own fields and converters accept, so the document says what the server does.
+        self.register_field(ma.fields.URL, "string", "uri")
+        self.ma_plugin.converter.add_attribute_function(string_list_properties)
+        self.register_converter(UsernameConverter, username_parameter)
         self.spec.components.security_scheme(
             "bearerAuth",
             {

@@ -140,7 +140,7 @@ class RecipeItem(MethodView):
         return _written(recipe)
 
     @blp.auth_required()
-    @blp.arguments(RecipePatchSchema(partial=True))
+    @blp.arguments(RecipePatchSchema(partial=True), required=False)
     @blp.response(200, RecipeOutputSchema)
     @blp.alt_response(403, response="FORBIDDEN", success=False)
     @blp.alt_response(404, response="NOT_FOUND", success=False)

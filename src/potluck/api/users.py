@@ -73,7 +73,7 @@ class Me(MethodView):
 
     @blp.auth_required()
     @blp.etag
-    @blp.arguments(ProfileUpdateSchema)
+    @blp.arguments(ProfileUpdateSchema, required=False)
     @blp.response(200, PrivateUserSchema)
     def patch(self, data: dict[str, Any]) -> User:
         """Change the signed-in user's profile"""
