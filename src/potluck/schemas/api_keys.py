@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import marshmallow as ma
 from marshmallow import fields, validate
 
 from ..models import utcnow
 from .fields import StrictSchema, Text
+
+# Any later instant may not fit the database's timestamp once it is converted to UTC.
+LATEST_EXPIRY = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 class ApiKeyCreateSchema(StrictSchema):
@@ -19,13 +22,23 @@ class ApiKeyCreateSchema(StrictSchema):
         metadata={"description": "read: GET only; write: may change data too"},
     )
     expires_at = fields.AwareDateTime(
-        load_default=None, allow_none=True, metadata={"description": "Omit for no expiry"}
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "In the future, before 9999-01-01; omit or null for no expiry"},
     )
 
     @ma.validates("expires_at")
     def _in_the_future(self, value: datetime | None, **kwargs: object) -> None:
-        if value is not None and value <= utcnow():
-            raise ma.ValidationError("Must be in the future.")
+        if value is None:
+            return
+        try:
+            in_utc = value.astimezone(UTC)  # 9999-12-31T23:00-14:00 is past year 9999
+        except OverflowError:
+            in_utc = LATEST_EXPIRY
+        if not utcnow() < in_utc < LATEST_EXPIRY:
+            raise ma.ValidationError(
+                f"Must be in the future and before {LATEST_EXPIRY:%Y-%m-%d} (or null)."
+            )
 
 
 class ApiKeySchema(ma.Schema):
