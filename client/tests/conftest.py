@@ -133,11 +133,15 @@ def tokens(live_server: LiveServer) -> dict[str, tuple[str, str]]:
 
 
 @pytest.fixture
-def new_user(live_server: LiveServer) -> str:
-    """A confirmed user of its own for this test (password PASSWORD)."""
-    name = unique("u")
-    _register_confirmed(live_server, name)
-    return name
+def make_user(live_server: LiveServer) -> Callable[[], str]:
+    """Makes confirmed users of this test's own (password PASSWORD); returns their names."""
+
+    def make() -> str:
+        name = unique("u")
+        _register_confirmed(live_server, name)
+        return name
+
+    return make
 
 
 def no_sleep(seconds: float) -> None:
