@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 from PIL import Image
 from sqlalchemy import func, select
 
+from potluck.config import load_settings
 from potluck.extensions import db as _db
 from potluck.models import Recipe, StoredImage
 from potluck.services.fetcher import FetchRefused, checked_url, refusal
@@ -342,8 +343,10 @@ def dns(monkeypatch: pytest.MonkeyPatch) -> FakeDNS:
 
 @pytest.fixture
 def importing(app: Flask, site: Site) -> Site:
-    """The app set to fetch from the test site, with small limits; the site's log cleared."""
+    """The app set to fetch from the test site, with small limits; the site's log cleared.
+    Public addresses are on, as in production: `outside` and `dns` keep them off the wire."""
     app.config.update(
+        FETCH_PUBLIC=True,
         FETCH_ALLOWED_NETWORKS=["127.0.0.0/8"],
         FETCH_TIMEOUT_SECONDS=TIMEOUT,
         FETCH_MAX_BYTES=MAX_BYTES,
@@ -646,6 +649,40 @@ def test_a_name_that_resolves_inside_is_refused_whatever_else_it_resolves_to(
     assert importing.received == []
     assert outside == []
     assert stored(app) == (0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("url", "detail"),
+    [
+        ("http://8.8.8.8/recipe", "leads to 8.8.8.8, outside the networks this server fetches"),
+        ("http://recipes.test/soup", "recipes.test was not looked up"),
+    ],
+)
+def test_with_public_fetches_off_only_the_allowed_networks_are_fetched_from(
+    app: Flask,
+    client: FlaskClient,
+    auth_headers: dict[str, str],
+    importing: Site,
+    dns: FakeDNS,
+    outside: list[Any],
+    url: str,
+    detail: str,
+) -> None:
+    app.config["FETCH_PUBLIC"] = False  # the default under POTLUCK_ENV=testing
+    dns.names["recipes.test"] = ["8.8.8.8"]
+    assert_problem(post_import(client, url, auth_headers), 400, detail)
+    assert dns.lookups == []
+    assert outside == []
+    assert post_import(client, importing.url("/pancakes"), auth_headers).status_code == 201
+    assert stored(app)[0] == 1
+
+
+def test_public_fetches_are_off_in_tests_and_on_elsewhere() -> None:
+    testing = load_settings({"POTLUCK_ENV": "testing", "SECRET_KEY": "k" * 40})
+    assert testing["FETCH_PUBLIC"] is False
+    production = load_settings({"POTLUCK_ENV": "production", "SECRET_KEY": "k" * 40})
+    assert production["FETCH_PUBLIC"] is True
+    assert production["FETCH_ALLOWED_NETWORKS"] == []
 
 
 # The endpoint: who may import, how often, and retries

@@ -178,6 +178,9 @@ def load_settings(
             ipaddress.ip_network(network, strict=False)
             for network in _list(env.get("FETCH_ALLOWED_NETWORKS"))
         ],
+        # Off: only FETCH_ALLOWED_NETWORKS, by address, no name looked up (a test never
+        # reaches the internet, nor does a server that must not).
+        "FETCH_PUBLIC": _flag(env.get("FETCH_PUBLIC"), environment != "testing"),
         # Accounts: how long the mailed links stay valid.
         "ACTIVATION_TOKEN_SECONDS": int(env.get("ACTIVATION_TOKEN_SECONDS", 2 * 24 * 3600)),
         "PASSWORD_RESET_TOKEN_SECONDS": int(env.get("PASSWORD_RESET_TOKEN_SECONDS", 3600)),

@@ -64,6 +64,7 @@ class FetchLimits:
     max_bytes: int
     max_redirects: int
     allowed_networks: tuple[Network, ...] = ()  # private networks allowed anyway (tests)
+    public: bool = True  # False: nothing but the allowed networks, and no name resolved
 
     @classmethod
     def from_config(cls, *, max_bytes: int | None = None) -> FetchLimits:
@@ -76,6 +77,7 @@ class FetchLimits:
                 ipaddress.ip_network(network, strict=False)
                 for network in config["FETCH_ALLOWED_NETWORKS"]
             ),
+            public=bool(config["FETCH_PUBLIC"]),
         )
 
 
@@ -147,7 +149,9 @@ def checked_url(raw: str | httpx.URL, *, redirected_from: httpx.URL | None = Non
     return url
 
 
-def refusal(address: IPAddress, allowed: Iterable[Network] = ()) -> str | None:
+def refusal(
+    address: IPAddress, allowed: Iterable[Network] = (), *, public: bool = True
+) -> str | None:
     """Why the server must not connect to `address` (a phrase for the user), or None.
 
     An IPv6 address that carries an IPv4 one (IPv4-mapped, NAT64, 6to4) is judged by the
@@ -155,6 +159,8 @@ def refusal(address: IPAddress, allowed: Iterable[Network] = ()) -> str | None:
     address = _embedded_ipv4(address) or address
     if any(address in network for network in allowed):
         return None
+    if not public:
+        return "outside the networks this server fetches from (FETCH_PUBLIC is off)"
     if address.is_unspecified:
         return "an unspecified address"
     if address.is_loopback:
@@ -174,6 +180,14 @@ def refusal(address: IPAddress, allowed: Iterable[Network] = ()) -> str | None:
     return None
 
 
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
     if isinstance(address, ipaddress.IPv4Address):
         return None
@@ -191,6 +205,11 @@ def _public_addresses(
     (a name that also points inside is not fetched from at all)."""
     host = url.raw_host.decode("ascii")
     port = url.port or (443 if url.scheme == "https" else 80)
+    if not limits.public and not _is_address(host):
+        raise FetchRefused(
+            f"This server fetches only from its own networks (FETCH_PUBLIC is off), by "
+            f"address; {host} was not looked up."
+        )
     try:
         answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as error:
@@ -200,7 +219,7 @@ def _public_addresses(
     addresses = list(dict.fromkeys(ipaddress.ip_address(answer[4][0]) for answer in answers))
     where = f"{_shown(via)} redirected to {_shown(url)}, which" if via else _shown(url)
     for address in addresses:
-        reason = refusal(address, limits.allowed_networks)
+        reason = refusal(address, limits.allowed_networks, public=limits.public)
         if reason is not None:
             raise FetchRefused(
                 f"{where} leads to {address}, {reason}; only public web sites can be fetched."
