@@ -74,6 +74,16 @@ class Client:
         """The server's root URL, e.g. ``http://127.0.0.1:8000``."""
         return self.session.root
 
+    @property
+    def revalidated(self) -> int:
+        """How many GETs a 304 answered from a body this client held.
+
+        Example:
+            >>> client.recipe(51); client.recipe(51); client.revalidated
+            1
+        """
+        return self.session.revalidated
+
     def __enter__(self) -> Client:
         return self
 
