@@ -4,16 +4,21 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
+CLIENT_STAMP := $(VENV)/.client-installed-$(shell cat client/pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 PORT ?= 8000
 export PORT
 
-.PHONY: run test lint format test-sqlite test-postgres bench clean
+.PHONY: run test lint format test-sqlite test-postgres test-client bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@rm -f $(VENV)/.installed-* && touch $@
+
+$(CLIENT_STAMP): $(STAMP) client/pyproject.toml
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e client
+	@rm -f $(VENV)/.client-installed-* && touch $@
 
 run: $(STAMP)
 	POTLUCK_ENV=$${POTLUCK_ENV:-development} $(BIN)/potluck setup
@@ -23,6 +28,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/mypy client/src --strict
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
@@ -34,7 +40,10 @@ test-sqlite: $(STAMP)
 test-postgres: $(STAMP)
 	scripts/with-postgres.sh scripts/with-redis.sh $(BIN)/pytest
 
-test: lint test-sqlite test-postgres
+test-client: $(CLIENT_STAMP)
+	$(BIN)/pytest client/tests -p no:cacheprovider
+
+test: lint test-sqlite test-client test-postgres
 
 bench: $(STAMP)
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq wrk; }
