@@ -32,7 +32,8 @@ from sqlalchemy import func, select
 from potluck.config import load_settings
 from potluck.extensions import db as _db
 from potluck.models import Recipe, StoredImage
-from potluck.services.fetcher import FetchRefused, checked_url, refusal
+from potluck.services.addresses import refusal
+from potluck.services.fetcher import FetchRefused, checked_url
 
 PROBLEM = "application/problem+json"
 IMPORT = "/api/v1/recipes/import"

@@ -19,24 +19,22 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
 from flask import current_app
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+from .addresses import IPAddress, Network, is_address, refusal
+
 Expected = Literal["page", "image"]
 
-USER_AGENT = "Potluck recipe import (+https://github.com/potluck)"
+USER_AGENT = "Potluck recipe import"
 MAX_URL_LENGTH = 2048
 _SHOWN_URL_LENGTH = 200
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PAGE_TYPES = ("text/html", "application/xhtml+xml")
 _ACCEPT = {"page": "text/html,application/xhtml+xml;q=0.9", "image": "image/*"}
-_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_.:-]{1,40})""", re.IGNORECASE)
 
 
@@ -149,55 +147,6 @@ def checked_url(raw: str | httpx.URL, *, redirected_from: httpx.URL | None = Non
     return url
 
 
-def refusal(
-    address: IPAddress, allowed: Iterable[Network] = (), *, public: bool = True
-) -> str | None:
-    """Why the server must not connect to `address` (a phrase for the user), or None.
-
-    An IPv6 address that carries an IPv4 one (IPv4-mapped, NAT64, 6to4) is judged by the
-    IPv4 address it reaches."""
-    address = _embedded_ipv4(address) or address
-    if any(address in network for network in allowed):
-        return None
-    if not public:
-        return "outside the networks this server fetches from (FETCH_PUBLIC is off)"
-    if address.is_unspecified:
-        return "an unspecified address"
-    if address.is_loopback:
-        return "a loopback address"
-    if address.is_link_local:
-        return "a link-local address (such as a cloud metadata service)"
-    if address.is_multicast:
-        return "a multicast address"
-    if address.is_private:
-        return "a private network address"
-    if address.is_reserved:
-        return "a reserved address"
-    if isinstance(address, ipaddress.IPv6Address) and address.is_site_local:
-        return "a site-local address"
-    if not address.is_global:
-        return "not a public address"  # e.g. shared address space 100.64.0.0/10
-    return None
-
-
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
-    if isinstance(address, ipaddress.IPv4Address):
-        return None
-    if address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    if address in _NAT64:
-        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    return address.sixtofour
-
-
 def _public_addresses(
     url: httpx.URL, via: httpx.URL | None, limits: FetchLimits
 ) -> list[IPAddress]:
@@ -205,7 +154,7 @@ def _public_addresses(
     (a name that also points inside is not fetched from at all)."""
     host = url.raw_host.decode("ascii")
     port = url.port or (443 if url.scheme == "https" else 80)
-    if not limits.public and not _is_address(host):
+    if not limits.public and not is_address(host):
         raise FetchRefused(
             f"This server fetches only from its own networks (FETCH_PUBLIC is off), by "
             f"address; {host} was not looked up."
