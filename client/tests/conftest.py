@@ -89,6 +89,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         "DATABASE_URL": f"sqlite:///{root / 'potluck.db'}",
         "POTLUCK_INSTANCE_PATH": str(root),
         "RATELIMIT_ENABLED": "false",
+        # Recipe imports may fetch from the tests' page server on this machine.
+        "FETCH_ALLOWED_NETWORKS": "127.0.0.0/8",
     }
     _potluck(environ, "setup")
     port = free_port()
@@ -257,6 +259,8 @@ class Answer:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False  # close the connection without answering
+    raw: bytes | None = None  # sent as it is, instead of `body` as JSON
+    content_type: str | None = None
 
 
 @dataclass
@@ -294,9 +298,10 @@ class StubServer:
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
                 data = b"" if answer.body is None else json.dumps(answer.body).encode()
+                data = data if answer.raw is None else answer.raw
                 self.send_response(answer.status)
                 kind = "application/problem+json" if answer.status >= 400 else "application/json"
-                self.send_header("Content-Type", kind)
+                self.send_header("Content-Type", answer.content_type or kind)
                 self.send_header("Content-Length", str(len(data)))
                 for name, value in answer.headers.items():
                     self.send_header(name, value)

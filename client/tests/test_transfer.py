@@ -1,5 +1,6 @@
 """export and import: the JSON round trip, schema.org JSON-LD, CSV, skipping what was
-imported before, and URL imports (against the stub: the server's import is not there yet)."""
+imported before, and URL imports (the live server fetching a page from the stub, and the
+reports of a list against a scripted stub)."""
 
 from __future__ import annotations
 
@@ -231,6 +232,56 @@ def test_public_export_follows_every_page(author: Client, cli: Cli) -> None:
     exported = json.loads(result.stdout)
     assert len(exported) == expected
     assert all(r["is_publish"] for r in exported)
+
+
+STEW_PAGE = """<!doctype html>
+<html><head><title>Grandma's Stew</title>
+<script type="application/ld+json">{node}</script></head>
+<body><h1>Grandma's Stew</h1></body></html>"""
+STEW = {
+    "@context": "https://schema.org",
+    "@type": "Recipe",
+    "name": "Grandma's Stew",
+    "recipeIngredient": ["500 g beef", "3 carrots"],
+    "recipeInstructions": [{"@type": "HowToStep", "text": "Brown the beef."}],
+    "cookTime": "PT2H",
+    "recipeYield": "6",
+}
+
+
+def test_url_imports_on_the_live_server(
+    stub: StubServer, make_user: Callable[[], str], live_server: LiveServer, tmp_path: Path
+) -> None:
+    page = STEW_PAGE.format(node=json.dumps(STEW)).encode()
+    html = "text/html; charset=utf-8"
+    stub.on("GET /stew", Answer(200, raw=page, content_type=html))
+    stub.on(
+        "GET /nothing", Answer(200, raw=b"<html><body>No recipe.</body></html>", content_type=html)
+    )
+    cli = cli_as(live_server, tmp_path / "home", make_user())
+    stew = f"{stub.url}/stew"
+
+    first = cli("import", stew, "--json")
+
+    assert first.exit_code == 0, first.output
+    (report,) = json.loads(first.stdout)
+    assert report["status"] == "created"
+    recipe = json.loads(cli("recipes", "show", str(report["id"]), "--json").stdout)
+    assert recipe["name"] == "Grandma's Stew"
+    assert recipe["ingredients"] == ["500 g beef", "3 carrots"]
+    assert recipe["cook_time"] == 120
+    assert recipe["source_url"] == stew
+    assert recipe["is_publish"] is False
+
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{stew}\n{stub.url}/nothing\n")
+    second = cli("import", "--from-list", str(urls), "--json")
+    assert second.exit_code == 1
+    skipped, failed = json.loads(second.stdout)
+    assert skipped["status"] == "skipped"  # the same page as before
+    assert failed["status"] == "failed"
+    assert failed["detail"].endswith("(422)")
+    assert len(stub.requests("GET /stew")) == 1  # the server fetched it once
 
 
 def test_url_import_through_the_server(stub: StubServer, tmp_path: Path) -> None:
