@@ -40,6 +40,9 @@ class Client:
     else is a `PreconditionFailed` instead of being overwritten. A GET this client made
     before is revalidated with `If-None-Match`, and a 304 reuses the body it holds. With a
     `refresh_token`, a 401 trades it for new tokens once (passed to `on_tokens`) and retries.
+
+    A PATCH, PUT or DELETE whose answer was lost and that is sent again can then find its
+    own change and be refused with `PreconditionFailed`: read the recipe again to see.
     """
 
     def __init__(
@@ -71,7 +74,7 @@ class Client:
 
     @property
     def base_url(self) -> str:
-        """The server's root URL, e.g. ``http://127.0.0.1:8000``."""
+        """The server's root URL. Example: ``Client("http://h:8000/api/v1").base_url == "http://h:8000"``"""
         return self.session.root
 
     @property

@@ -39,9 +39,15 @@ class Settings:
 
     @property
     def signed_in(self) -> bool:
+        """Whether credentials are there. Example: ``Settings(api_key="pk_…").signed_in``"""
         return bool(self.api_key or self.access_token)
 
     def keep_tokens(self, tokens: TokenPair) -> None:
+        """Keep a new token pair in place of other credentials.
+
+        Example:
+            >>> settings.keep_tokens(client.login("sam", "a long passphrase"))
+        """
         self.api_key = None
         self.access_token = tokens.access_token
         self.refresh_token = tokens.refresh_token

@@ -30,12 +30,17 @@ class PotluckError(Exception):
 
     @property
     def title(self) -> str:
-        """The problem's short title, such as "Not Found"."""
+        """The problem's short title. Example: ``NotFound(404, {"title": "Not Found"}).title``"""
         return str(self.problem.get("title") or f"HTTP {self.status}")
 
     @property
     def detail(self) -> str:
-        """What went wrong, in the server's words (or the title when it gave no detail)."""
+        """What went wrong, in the server's words (or the title when it gave no detail).
+
+        Example:
+            >>> NotFound(404, {"detail": "There is no recipe 9."}).detail
+            'There is no recipe 9.'
+        """
         return str(self.problem.get("detail") or self.title)
 
 
@@ -56,7 +61,7 @@ class ValidationFailed(BadRequest):
 
     @property
     def errors(self) -> dict[str, list[str]]:
-        """Messages by field name."""
+        """Messages by field name. Example: ``error.errors.get("name", [])``"""
         raw = self.problem.get("errors") or {}
         return {str(field): [str(m) for m in messages] for field, messages in raw.items()}
 
@@ -144,7 +149,12 @@ def retry_after_seconds(response: httpx.Response, now: datetime | None = None) -
 
 
 def problem_of(response: httpx.Response) -> dict[str, Any]:
-    """The problem document of an error answer; a minimal one when the body is not JSON."""
+    """The problem document of an error answer; a minimal one when the body is not JSON.
+
+    Example:
+        >>> problem_of(httpx.Response(502, text="Bad gateway"))["detail"]
+        'Bad gateway'
+    """
     try:
         body = response.json()
     except ValueError:

@@ -32,6 +32,7 @@ class ImportItem:
 
     @property
     def source_url(self) -> str | None:
+        """Where the recipe came from, if known. Example: ``item.source_url in already_imported``"""
         value = self.fields.get("source_url")
         return str(value) if value else None
 
@@ -115,7 +116,12 @@ def to_jsonld(recipe: Recipe, base_url: str) -> dict[str, Any]:
 
 def to_export(recipe: Recipe, base_url: str) -> dict[str, Any]:
     """A recipe as `export --format json` writes it: the API's JSON, its cover URL absolute
-    so another server can copy it."""
+    so another server can copy it.
+
+    Example:
+        >>> to_export(recipe, "http://127.0.0.1:8000")["cover_url"]
+        'http://127.0.0.1:8000/media/3f1c…-large.webp'
+    """
     data = recipe.to_json()
     if recipe.cover_url:
         data["cover_url"] = urljoin(base_url.rstrip("/") + "/", recipe.cover_url)
@@ -124,7 +130,12 @@ def to_export(recipe: Recipe, base_url: str) -> dict[str, Any]:
 
 def write_json_array(items: Iterable[dict[str, Any]], out: IO[str], prefix: str = "[") -> int:
     """Write `items` as a JSON array one at a time, so a long export never sits in memory;
-    returns how many. `prefix` opens the array (inside an object, for JSON-LD's @graph)."""
+    returns how many. `prefix` opens the array (inside an object, for JSON-LD's @graph).
+
+    Example:
+        >>> write_json_array(({"n": n} for n in range(3)), sys.stdout)
+        3
+    """
     count = 0
     out.write(prefix)
     for item in items:
@@ -136,7 +147,11 @@ def write_json_array(items: Iterable[dict[str, Any]], out: IO[str], prefix: str 
 
 
 def write_jsonld(nodes: Iterable[dict[str, Any]], out: IO[str]) -> int:
-    """Write recipe nodes as one JSON-LD document: ``{"@context": …, "@graph": [...]}``."""
+    """Write recipe nodes as one JSON-LD document: ``{"@context": …, "@graph": [...]}``.
+
+    Example:
+        >>> write_jsonld((to_jsonld(r, url) for r in client.recipes()), out)
+    """
     count = write_json_array(nodes, out, prefix=f'{{"@context": "{SCHEMA_ORG}", "@graph": [')
     out.write("}\n")
     return count
@@ -168,7 +183,12 @@ def _is_recipe(node: Any) -> bool:
 
 
 def jsonld_recipes(document: Any) -> Iterator[dict[str, Any]]:
-    """The `Recipe` nodes of a JSON-LD document: one node, a list, or an `@graph`."""
+    """The `Recipe` nodes of a JSON-LD document: one node, a list, or an `@graph`.
+
+    Example:
+        >>> [n["name"] for n in jsonld_recipes({"@graph": [{"@type": "Recipe", "name": "Soup"}]})]
+        ['Soup']
+    """
     if isinstance(document, list):
         for node in document:
             yield from jsonld_recipes(node)

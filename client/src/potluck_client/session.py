@@ -72,10 +72,16 @@ class ApiSession:
         """How many GETs a 304 answered from a held body."""
 
     def close(self) -> None:
+        """Close the connections. Example: ``session.close()``"""
         self.http.close()
 
     def url(self, path: str) -> str:
-        """An absolute URL for an API path ("/recipes") or a server path ("/media/…")."""
+        """An absolute URL for an API path ("/recipes") or a server path ("/media/…").
+
+        Example:
+            >>> ApiSession("http://127.0.0.1:8000").url("/recipes")
+            'http://127.0.0.1:8000/api/v1/recipes'
+        """
         if path.startswith(("http://", "https://")):
             return path
         if path.startswith(("/media/", API_PREFIX)):
@@ -83,6 +89,11 @@ class ApiSession:
         return self.root + API_PREFIX + path
 
     def set_tokens(self, tokens: TokenPair) -> None:
+        """Use a token pair from now on (and tell `on_tokens`).
+
+        Example:
+            >>> session.set_tokens(TokenPair(access_token, refresh_token))
+        """
         self.api_key = None
         self.token = tokens.access_token
         self.refresh_token = tokens.refresh_token
@@ -107,7 +118,12 @@ class ApiSession:
     ) -> httpx.Response:
         """Send one request (with its retries) and return a successful answer, else raise
         the PotluckError for it. GETs are revalidated against a held copy: a 304 gives the
-        held answer back."""
+        held answer back.
+
+        Example:
+            >>> session.request("GET", "/recipes", params={"q": "soup"}).json()["total"]
+            3
+        """
         sent = dict(headers or {})
         content = None
         if body is not None:
@@ -131,7 +147,11 @@ class ApiSession:
         return response
 
     def refresh(self) -> TokenPair:
-        """Trade the refresh token for a new pair (the old refresh token stops working)."""
+        """Trade the refresh token for a new pair (the old refresh token stops working).
+
+        Example:
+            >>> session.refresh().access_token
+        """
         answer = self.request(
             "POST",
             "/tokens/refresh",
