@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 from sqlalchemy import func, select
@@ -32,8 +32,10 @@ from sqlalchemy import func, select
 from potluck.config import load_settings
 from potluck.extensions import db as _db
 from potluck.models import Recipe, StoredImage
+from potluck.schemas.recipes import RecipeInputSchema
 from potluck.services.addresses import refusal
-from potluck.services.fetcher import FetchRefused, checked_url
+from potluck.services.fetcher import Fetched, FetchRefused, checked_url
+from potluck.services.recipe_import import ImportedRecipe, NoRecipeFound, recipe_from_page
 
 PROBLEM = "application/problem+json"
 IMPORT = "/api/v1/recipes/import"
@@ -805,6 +807,48 @@ def test_the_import_is_documented(client: FlaskClient) -> None:
         assert status in operation["responses"], status
     assert "Idempotency-Key" in {p.get("name") for p in operation["parameters"]}
     assert operation["security"] == [{"bearerAuth": []}]
+
+
+# What a page says, fitted to the recipe schema whatever it says
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=10,
+)
+_RECIPE_FIELDS = (
+    "name",
+    "description",
+    "recipeIngredient",
+    "recipeInstructions",
+    "prepTime",
+    "cookTime",
+    "totalTime",
+    "recipeYield",
+    "keywords",
+    "recipeCategory",
+    "recipeCuisine",
+    "image",
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(), st.dictionaries(st.sampled_from(_RECIPE_FIELDS), _JSON, max_size=8))
+def test_whatever_a_page_says_only_a_valid_recipe_comes_out(
+    name: str, fields: dict[str, Any]
+) -> None:
+    document = {"@context": "https://schema.org", "@type": "Recipe", "name": name, **fields}
+    page = Fetched("http://recipes.test/r", "text/html", _json_ld(document).encode())
+    outcome: ImportedRecipe | NoRecipeFound
+    try:
+        outcome = recipe_from_page(page)
+    except NoRecipeFound as error:
+        outcome = error
+    if isinstance(outcome, NoRecipeFound):  # none at all, never one the schema refuses
+        assert outcome.detail.startswith("No recipe found at that address: "), outcome.detail
+    else:
+        assert outcome.fields["name"]
+        assert RecipeInputSchema().validate(outcome.fields) == {}
 
 
 # The address check and the URL check, on their own

@@ -10,9 +10,10 @@ the result goes through RecipeInputSchema like any client's recipe."""
 from __future__ import annotations
 
 import logging
+import math
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
@@ -39,8 +40,9 @@ log = logging.getLogger(__name__)
 _CONTROL_AND_SPACE = re.compile(r"[\s\x00-\x1f\x7f]+")
 _TAG_SEPARATORS = re.compile(r"[,;/|]")
 _NOT_IN_A_TAG = re.compile(r"[^\w '&+-]+")
-_SERVINGS = re.compile(r"^\D*?(\d+)\s*(?:servings?|people|persons?|portions?)?\s*$", re.I)
-_NUMBER = re.compile(r"\d+")
+# At most 6 digits: int() refuses thousands, and 50 is the most servings anyway.
+_SERVINGS = re.compile(r"^\D*?(\d{1,6})\s*(?:servings?|people|persons?|portions?)?\s*$", re.I)
+_NUMBER = re.compile(r"\d{1,6}")
 
 
 class NoRecipeFound(Exception):
@@ -76,7 +78,11 @@ def import_recipe(url: str, author: User) -> Recipe:
 
 def read_recipe(url: str) -> ImportedRecipe:
     """The recipe at `url`, fitted and validated; raises FetchError or NoRecipeFound."""
-    page = fetch_page(url)
+    return recipe_from_page(fetch_page(url))
+
+
+def recipe_from_page(page: Fetched) -> ImportedRecipe:
+    """The recipe a fetched page describes, fitted and validated; or NoRecipeFound."""
     scraper = _scraper(page)
     schema = RecipeInputSchema()
     document = _document(scraper, schema, page.url)
@@ -174,14 +180,16 @@ def _lines(value: Any) -> list[str]:
 def _strings(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
-    if isinstance(value, Iterable):
+    if isinstance(value, Iterable) and not isinstance(value, Mapping | bytes):
         return [item for item in value if isinstance(item, str)]
     return []
 
 
 def _minutes(value: Any, schema: ma.Schema, field: str) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 1:
-        return None  # none given, or "0 minutes": no time rather than a wrong one
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not math.isfinite(value) or value < 1:
+        return None  # "0 minutes" or garbage: no time rather than a wrong one
     low, high = _bounds(schema, field, validate.Range)
     return max(low, min(high, round(value)))
 
@@ -189,7 +197,7 @@ def _minutes(value: Any, schema: ma.Schema, field: str) -> int | None:
 def _servings(scraper: AbstractScraper, schema: ma.Schema) -> int | None:
     """Servings from the yield: "4 servings" or a bare "4" first (a page may also say
     "1 loaf"), else the first number the yield has."""
-    raw = scraper.schema.data.get("recipeYield") if scraper.schema.data else None
+    raw = _field(lambda: scraper.schema.data.get("recipeYield"))
     said = _field(scraper.yields)
     texts = [str(item) for item in (raw if isinstance(raw, list) else [raw]) if item is not None]
     texts += _strings(said)
