@@ -181,6 +181,27 @@ def test_exit_codes_of_the_other_errors(error: PotluckError, code: int) -> None:
     assert exit_code(error) == code
 
 
+def test_text_from_the_server_is_shown_as_it_is(chef_cli: Cli) -> None:
+    name = "Soup [/bold] [red]hot[/red]"
+    created = chef_cli("recipes", "create", "--name", name, "-i", "[/] chili", "--publish")
+    assert created.exit_code == 0, created.output
+    rid = created.stdout.strip()
+    shown = chef_cli("recipes", "show", rid)
+    assert shown.exit_code == 0, shown.output
+    assert name in shown.stdout
+    assert "- [/] chili" in shown.stdout
+    listed = chef_cli("recipes", "list", "--user", "chef", "--limit", "50")
+    assert name in listed.stdout
+
+
+def test_a_broken_config_file_says_so(cli: Cli) -> None:
+    cli.config.parent.mkdir(parents=True)
+    cli.config.write_text("{not json")
+    result = cli("recipes", "list")
+    assert result.exit_code == 1
+    assert "is not a config file" in result.stderr
+
+
 def test_help_documents_the_exit_codes(cli: Cli) -> None:
     result = cli("--help")
     assert result.exit_code == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from rich.markup import escape
 
 from ..client import Client
 from ..config import load_settings, save_settings
@@ -39,7 +40,8 @@ def login(state: State, username: str | None, api_key: str | None) -> None:
             stored.keep_tokens(tokens)
             stored.username = client.me().username
     save_settings(stored, state.path)
-    stderr.print(f"Logged in to {url} as [bold]{stored.username}[/bold].", highlight=False)
+    who = escape(stored.username or "")
+    stderr.print(f"Logged in to {escape(url)} as [bold]{who}[/bold].", highlight=False)
 
 
 @click.command()
@@ -53,7 +55,7 @@ def logout(state: State) -> None:
             with client:
                 client.logout()
         except PotluckError as error:  # expired or revoked already: forgetting is enough
-            stderr.print(f"The server did not revoke the tokens: {error.detail}")
+            stderr.print(f"The server did not revoke the tokens: {escape(error.detail)}")
     stored.username = stored.api_key = stored.access_token = stored.refresh_token = None
     save_settings(stored, state.path)
     stderr.print("Logged out.")

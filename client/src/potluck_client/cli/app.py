@@ -12,6 +12,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from ..client import Client
 from ..config import Settings, config_path, load_settings, save_settings
@@ -65,7 +66,7 @@ def exit_code(error: PotluckError) -> int:
 
 def fail(message: str, code: int) -> NoReturn:
     """Print `message` on stderr and exit with `code`."""
-    stderr.print(f"[red]Error:[/red] {message}", highlight=False)
+    stderr.print(f"[red]Error:[/red] {escape(message)}", highlight=False)
     raise click.exceptions.Exit(code)
 
 
@@ -103,7 +104,10 @@ class State:
     @classmethod
     def load(cls, url: str | None) -> State:
         path = config_path()
-        settings = load_settings(path)
+        try:
+            settings = load_settings(path)
+        except ValueError as error:  # json.JSONDecodeError included
+            fail(f"{path} is not a config file ({error}); delete it and log in again.", 1)
         if url:
             settings.url = url
         return cls(path, settings, _username=settings.username)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from ..models import Recipe
@@ -55,12 +56,12 @@ def _show_list(found: Iterator[Recipe], limit: int, as_json: bool) -> None:
     for recipe in shown:
         table.add_row(
             str(recipe.id),
-            recipe.name,
-            ", ".join(recipe.tags),
+            escape(recipe.name),
+            escape(", ".join(recipe.tags)),
             f"{recipe.cook_time} min" if recipe.cook_time else "",
             str(recipe.num_of_servings),
             "yes" if recipe.is_publish else "draft",
-            recipe.author.username if recipe.author else "",
+            escape(recipe.author.username) if recipe.author else "",
         )
     console().print(table)
     if not shown:
@@ -115,25 +116,26 @@ def _show(recipe: Recipe, as_json: bool) -> None:
     out = console()
     status = "published" if recipe.is_publish else "draft"
     author = recipe.author.username if recipe.author else "?"
-    out.print(f"[bold]{recipe.name}[/bold]  #{recipe.id} by {author} ({status})", highlight=False)
+    title = f"[bold]{escape(recipe.name)}[/bold]  #{recipe.id} by {escape(author)} ({status})"
+    out.print(title, highlight=False)
     if recipe.description:
-        out.print(recipe.description, highlight=False)
+        out.print(recipe.description, markup=False, highlight=False)
     times = [f"serves {recipe.num_of_servings}"]
     times += [f"prep {recipe.prep_time} min"] if recipe.prep_time else []
     times += [f"cook {recipe.cook_time} min"] if recipe.cook_time else []
     out.print(" · ".join(times), highlight=False)
     if recipe.tags:
-        out.print("tags: " + ", ".join(recipe.tags), highlight=False)
+        out.print("tags: " + ", ".join(recipe.tags), markup=False, highlight=False)
     if recipe.ingredients:
         out.print("\n[bold]Ingredients[/bold]")
         for line in recipe.ingredients:
-            out.print(f"  - {line}", highlight=False)
+            out.print(f"  - {line}", markup=False, highlight=False)
     if recipe.directions:
         out.print("\n[bold]Directions[/bold]")
         for number, step in enumerate(recipe.directions, start=1):
-            out.print(f"  {number}. {step}", highlight=False)
+            out.print(f"  {number}. {step}", markup=False, highlight=False)
     if recipe.source_url:
-        out.print(f"\nsource: {recipe.source_url}", highlight=False)
+        out.print(f"\nsource: {recipe.source_url}", markup=False, highlight=False)
 
 
 @recipes.command()
@@ -209,7 +211,7 @@ def create(
     if as_json:
         print_json(recipe.to_json())
     else:
-        stderr.print(f"Created recipe #{recipe.id}: {recipe.name}", highlight=False)
+        stderr.print(f"Created recipe #{recipe.id}: {escape(recipe.name)}", highlight=False)
         click.echo(recipe.id)
 
 
@@ -299,7 +301,7 @@ def cover(
     shown = client.upload_cover(recipe_id, image) if image else client.cover(recipe_id)
     if download is not None:
         download.write_bytes(client.download(shown.large))
-        stderr.print(f"Saved {download}.")
+        stderr.print(f"Saved {escape(str(download))}.")
     if as_json:
         print_json(asdict(shown))
     else:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import click
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -102,7 +103,8 @@ def export(state: State, form: str, username: str | None, output: str) -> None:
             found = _walk(client, progress, **scope)
             count = write_jsonld((to_jsonld(r, client.base_url) for r in found), out)
     where = "" if output == "-" else f" to {output}"
-    stderr.print(f"Exported {count} recipe{'s' if count != 1 else ''}{where}.", highlight=False)
+    plural = "s" if count != 1 else ""
+    stderr.print(f"Exported {count} recipe{plural}{escape(where)}.", highlight=False)
 
 
 @dataclass
@@ -202,7 +204,8 @@ def import_(state: State, source: str | None, from_list: Path | None, as_json: b
     else:
         table = Table("source", "status", "id", "detail")
         for report in reports:
-            table.add_row(report.source, report.status, str(report.id or ""), report.detail)
+            cells = (report.source, report.status, str(report.id or ""), report.detail)
+            table.add_row(*(escape(cell) for cell in cells))
         console().print(table)
     counts = {
         status: sum(r.status == status for r in reports)
