@@ -8,7 +8,17 @@ from collections.abc import Iterator
 
 import pytest
 
-MODULES = ("client", "config", "errors", "formats", "models", "retries", "session")
+MODULES = (
+    "accounts",
+    "client",
+    "config",
+    "errors",
+    "formats",
+    "models",
+    "recipes",
+    "retries",
+    "session",
+)
 
 
 def public_callables() -> Iterator[tuple[str, object]]:
@@ -35,5 +45,9 @@ def test_public_function_has_a_docstring_with_an_example(name: str, function: ob
 
 def test_the_walk_finds_the_api() -> None:
     names = {name for name, _ in public_callables()}
-    assert {"client.Client.create_recipe", "errors.error_for", "models.Recipe.from_json"} <= names
+    assert {
+        "recipes.RecipeMethods.create_recipe",
+        "errors.error_for",
+        "models.Recipe.from_json",
+    } <= names
     assert len(names) > 50
