@@ -72,7 +72,7 @@ def _reset_peak() -> None:
 
 def measure(path: str) -> dict[str, float]:
     """In the child: the upload's bytes are in memory, as in the request; then process them."""
-    from potluck.images import process_image
+    from potluck.services.images import process_image
 
     data = Path(path).read_bytes()
     _reset_peak()

@@ -14,11 +14,11 @@ import time
 from typing import Any
 
 from potluck import create_app
-from potluck.cache import cache
-from potluck.extensions import db
-from potluck.keyset import recipe_page
-from potluck.pagination import count_statement
-from potluck.search import recipe_list
+from potluck.domain.database import db
+from potluck.services.caching import cache
+from potluck.services.keyset import recipe_page
+from potluck.services.pagination import count_statement
+from potluck.services.search import recipe_list
 
 _TERMS = ("chicken", "choc", '"lemon cake"', "garlic rice", "vegan curry", "pasta")
 SEARCHES: list[dict[str, Any]] = [

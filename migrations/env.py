@@ -6,7 +6,7 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
-from potluck.models import described_by_models
+from potluck.domain.models import described_by_models
 
 config = context.config
 fileConfig(config.config_file_name, disable_existing_loggers=False)

@@ -12,12 +12,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import redis
 from aiosmtpd.controller import Controller
@@ -25,11 +27,11 @@ from aiosmtpd.smtp import AuthResult
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from sqlalchemy import event, select, text
+from sqlalchemy import Engine, create_engine, event, func, make_url, select, text
 
 from potluck import create_app
-from potluck.extensions import db as _db
-from potluck.models import OutboxMail
+from potluck.domain.database import db as _db
+from potluck.domain.models import OutboxMail
 
 TEST_SECRET = "test-secret-" + "x" * 40
 PASSWORD = "correct horse battery staple"
@@ -360,3 +362,111 @@ def sorted_like_the_api(recipes: list[dict[str, Any]], sort: str, order: str) ->
     ordered = sorted(present, key=lambda r: (value(r), r["id"]), reverse=descending)
     ordered += sorted(missing, key=lambda r: r["id"], reverse=descending)
     return [recipe["id"] for recipe in ordered]
+
+
+LIVE_PASSWORD = "a live server's long passphrase"
+LIVE_MAX_CONTENT_LENGTH = 4 * 1024 * 1024
+LIVE_MAX_IMAGE_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class LivePotluck:
+    """A `potluck serve` process on its own throwaway database, with the confirmed accounts
+    `chef` and `sous` (password LIVE_PASSWORD)."""
+
+    base_url: str
+    database_url: str
+    log_path: Path
+    max_content_length: int = LIVE_MAX_CONTENT_LENGTH
+    max_image_bytes: int = LIVE_MAX_IMAGE_BYTES
+
+    def row_counts(self) -> dict[str, int]:
+        engine = create_engine(self.database_url)
+        try:
+            return row_counts(engine)
+        finally:
+            engine.dispose()
+
+
+def row_counts(database: Flask | Engine) -> dict[str, int]:
+    """The number of rows in every table the models declare (a refused request changes none),
+    in an app's database or behind an engine."""
+    if isinstance(database, Flask):
+        with database.app_context():
+            return row_counts(_db.engine)
+    with database.connect() as connection:
+        return {
+            table.name: connection.scalar(select(func.count()).select_from(table)) or 0
+            for table in _db.metadata.sorted_tables
+        }
+
+
+@contextlib.contextmanager
+def _throwaway_database(root: Path) -> Iterator[str]:
+    """A SQLite file, or on the PostgreSQL pass a second database on the same server: the
+    per-test fixtures empty TEST_DATABASE_URL's tables under a running server's feet."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        yield f"sqlite:///{root / 'live.db'}"
+        return
+    server = make_url(url)
+    admin = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    drop = "DROP DATABASE IF EXISTS potluck_live WITH (FORCE)"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(drop)
+        connection.execute("CREATE DATABASE potluck_live")
+    try:
+        yield server.set(database="potluck_live").render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(drop)
+
+
+@pytest.fixture(scope="session")
+def live_potluck(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LivePotluck]:
+    """`potluck serve` in production mode (a 500 is answered as a client would see it),
+    without rate limits, as a real process group on a throwaway database."""
+    root = tmp_path_factory.mktemp("live")
+    potluck = Path(sys.executable).with_name("potluck")
+    with _throwaway_database(root) as database_url:
+        environ = {
+            **os.environ,
+            "POTLUCK_ENV": "production",
+            "SECRET_KEY": TEST_SECRET,
+            "DATABASE_URL": database_url,
+            "POTLUCK_INSTANCE_PATH": str(root),
+            "RATELIMIT_ENABLED": "false",
+            "MAX_CONTENT_LENGTH": str(LIVE_MAX_CONTENT_LENGTH),
+            "MAX_IMAGE_BYTES": str(LIVE_MAX_IMAGE_BYTES),
+            # Generated requests import from made-up addresses: never wait long for one.
+            "FETCH_TIMEOUT_SECONDS": "2",
+            # ...and never from the internet: only from loopback, by address, with no lookups.
+            "FETCH_PUBLIC": "false",
+            "ARGON2_TIME_COST": "1",
+            "ARGON2_MEMORY_COST": "1024",
+            "ARGON2_PARALLELISM": "1",
+        }
+        if url := os.environ.get("TEST_REDIS_URL"):
+            # Its own Redis database: the per-test fixtures flush database 0.
+            environ["REDIS_URL"] = url.rsplit("/", 1)[0] + "/3"
+            with redis.Redis.from_url(environ["REDIS_URL"]) as connection:
+                connection.flushdb()
+        answers = f"{LIVE_PASSWORD}\n{LIVE_PASSWORD}\n"
+        for command, stdin in (
+            (["setup"], None),
+            (["user", "create", "chef", "chef@example.com"], answers),
+            (["user", "create", "sous", "sous@example.com"], answers),
+        ):
+            done = subprocess.run(
+                [potluck, *command],
+                env=environ,
+                input=stdin,
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=120,
+            )
+            assert done.returncode == 0, done.stderr
+        port = free_port()
+        with potluck_serving(environ, port, root / "serve.log"):
+            yield LivePotluck(f"http://127.0.0.1:{port}", database_url, root / "serve.log")

@@ -14,7 +14,7 @@ from conftest import PASSWORD, activation_path, outbox
 from flask import Flask
 from flask.testing import FlaskClient
 
-from potluck.models import utcnow
+from potluck.domain.models import utcnow
 
 PROBLEM = "application/problem+json"
 NEW_PASSWORD = "a completely new passphrase"

@@ -14,8 +14,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from potluck.extensions import db
-from potluck.models import ApiKey, utcnow
+from potluck.domain.database import db
+from potluck.domain.models import ApiKey, utcnow
 
 PROBLEM = "application/problem+json"
 LISTED_FIELDS = {"id", "name", "scope", "prefix", "created_at", "expires_at", "last_used_at"}
@@ -215,7 +215,7 @@ def test_nobody_sees_or_revokes_another_users_keys(
 def test_a_key_of_a_disabled_account_is_refused(
     app: Flask, client: FlaskClient, make_key: Any
 ) -> None:
-    from potluck.models import User
+    from potluck.domain.models import User
 
     secret = make_key()["key"]
     with app.app_context():

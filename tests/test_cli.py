@@ -18,8 +18,8 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from potluck.cli import main
-from potluck.models import Recipe, Tag, User
-from potluck.seed import DEMO_PASSWORD, DEMO_USERNAME
+from potluck.domain.models import Recipe, Tag, User
+from potluck.services.seed import DEMO_PASSWORD, DEMO_USERNAME
 
 
 def invoke(app: Flask, *args: str, input: str | None = None) -> Any:

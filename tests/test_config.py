@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from potluck import create_app
-from potluck.config import ConfigurationError, load_settings
+from potluck.app.config import ConfigurationError, load_settings
 
 STRONG = "k" * 48
 

@@ -24,9 +24,9 @@ from itsdangerous import URLSafeSerializer
 from sqlalchemy import event
 from werkzeug.test import TestResponse
 
-from potluck.extensions import db
-from potluck.keyset import CURSOR_SALT, list_fingerprint
-from potluck.search import DEFAULT_ORDER
+from potluck.domain.database import db
+from potluck.services.keyset import CURSOR_SALT, list_fingerprint
+from potluck.services.search import DEFAULT_ORDER
 
 PROBLEM = "application/problem+json"
 LIST = "/api/v1/recipes"

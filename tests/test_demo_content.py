@@ -9,7 +9,7 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from potluck.demo_content import RecipeContent, recipe_content, usernames
+from potluck.services.demo_content import RecipeContent, recipe_content, usernames
 
 FIELDS = {
     "name",

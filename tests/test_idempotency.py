@@ -14,8 +14,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 from werkzeug.test import TestResponse
 
-from potluck.extensions import db as _db
-from potluck.models import IdempotencyKey, Recipe, utcnow
+from potluck.domain.database import db as _db
+from potluck.domain.models import IdempotencyKey, Recipe, utcnow
 
 PROBLEM = "application/problem+json"
 LIST = "/api/v1/recipes"

@@ -20,9 +20,9 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import EnvironBuilder, encode_multipart, run_wsgi_app
 
-from potluck.media import release_images
-from potluck.models import StoredImage
-from potluck.storage import LocalMediaStorage
+from potluck.domain.models import StoredImage
+from potluck.services.media import release_images
+from potluck.services.storage import LocalMediaStorage
 
 PROBLEM = "application/problem+json"
 ACCEPTED = "JPEG, PNG, WebP or GIF"
@@ -485,7 +485,7 @@ def test_a_failed_commit_leaves_no_file(
     def failing_commit() -> None:
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr("potluck.media.commit", failing_commit)
+    monkeypatch.setattr("potluck.services.media.commit", failing_commit)
     with pytest.raises(RuntimeError, match="went away"):
         upload(cover_url(recipe), jpeg(), auth_headers)
     assert media_files(app) == []

@@ -13,8 +13,8 @@ from conftest import PASSWORD, outbox
 from flask import Flask
 from flask.testing import FlaskClient
 
-from potluck.extensions import db as _db
-from potluck.models import utcnow
+from potluck.domain.database import db as _db
+from potluck.domain.models import utcnow
 
 pytestmark = pytest.mark.rate_limits
 

@@ -25,9 +25,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from potluck.cli import main
-from potluck.extensions import db
-from potluck.models import OutboxMail, utcnow
-from potluck.outbox import DeliveryReport, claim_due, deliver_due, stop_in_process_sender
+from potluck.domain.database import db
+from potluck.domain.models import OutboxMail, utcnow
+from potluck.services.outbox import DeliveryReport, claim_due, deliver_due, stop_in_process_sender
 
 CAROL = {"username": "carol", "email": "carol@example.com", "password": PASSWORD}
 
@@ -108,7 +108,7 @@ def test_registration_succeeds_while_smtp_is_down_and_the_mail_follows(
 
 
 def test_retries_back_off_exponentially_up_to_a_ceiling(app: Flask) -> None:
-    from potluck.outbox import retry_delay
+    from potluck.services.outbox import retry_delay
 
     with app.app_context():
         delays = [retry_delay(attempt).total_seconds() for attempt in range(1, 12)]
@@ -121,7 +121,7 @@ def test_in_process_sender_delivers_without_a_worker(
     app: Flask, client: FlaskClient, smtp_server: SMTPServer
 ) -> None:
     app.config.update(MAIL_DELIVERY="in-process", MAIL_POLL_SECONDS=0.05)
-    from potluck import outbox as outbox_module
+    from potluck.services import outbox as outbox_module
 
     outbox_module.init_app(app)
     try:
@@ -157,7 +157,7 @@ def test_without_a_mail_server_mail_is_logged_and_kept(
 ) -> None:
     assert app.config["MAIL_SERVER"] is None
     assert client.post("/api/v1/users", json=CAROL).status_code == 201
-    with caplog.at_level(logging.INFO, logger="potluck.mail"), app.app_context():
+    with caplog.at_level(logging.INFO, logger="potluck.services.mail"), app.app_context():
         assert deliver_due().sent == 1
     logged = caplog.text
     assert "carol@example.com" in logged
@@ -173,7 +173,7 @@ def test_worker_command_delivers_the_outbox(
     app: Flask, client: FlaskClient, smtp_server: SMTPServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     assert client.post("/api/v1/users", json=CAROL).status_code == 201
-    with caplog.at_level(logging.INFO, logger="potluck.mail"):
+    with caplog.at_level(logging.INFO, logger="potluck.services.mail"):
         result = app.test_cli_runner().invoke(cli=main, args=["worker", "--once"])
     assert result.exit_code == 0, result.output
     assert "Sent 1 mails, 0 failed" in result.output
@@ -258,7 +258,7 @@ def test_smtp_login_with_the_configured_account(app: Flask, client: FlaskClient)
 def test_concurrent_senders_deliver_each_mail_exactly_once(
     app: Flask, client: FlaskClient, smtp_server: SMTPServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("potluck.outbox.BATCH", 2)  # many small rounds, so claims interleave
+    monkeypatch.setattr("potluck.services.outbox.BATCH", 2)  # many small rounds, so claims interleave
     names = [f"cook{n}" for n in range(12)]
     for name in names:
         body = {"username": name, "email": f"{name}@example.com", "password": PASSWORD}
@@ -284,7 +284,7 @@ def test_concurrent_senders_deliver_each_mail_exactly_once(
 def test_worker_once_sends_every_due_batch(
     app: Flask, client: FlaskClient, smtp_server: SMTPServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("potluck.outbox.BATCH", 2)
+    monkeypatch.setattr("potluck.services.outbox.BATCH", 2)
     for n in range(5):
         body = {"username": f"cook{n}", "email": f"cook{n}@example.com", "password": PASSWORD}
         assert client.post("/api/v1/users", json=body).status_code == 201

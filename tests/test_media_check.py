@@ -18,7 +18,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from potluck.cli import main
-from potluck.models import RecipeCover, StoredImage
+from potluck.domain.models import RecipeCover, StoredImage
 
 OLD = time.time() - 2 * 3600
 

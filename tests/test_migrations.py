@@ -14,7 +14,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError, SAWarning
 
-from potluck.models import User, described_by_models
+from potluck.domain.models import User, described_by_models
 
 
 def _differences(db: Any) -> list[Any]:

@@ -12,8 +12,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from potluck.extensions import db
-from potluck.models import User
+from potluck.domain.database import db
+from potluck.domain.models import User
 
 
 def stored_hash(app: Flask) -> str:

@@ -29,9 +29,9 @@ from hypothesis import strategies as st
 from PIL import Image
 from sqlalchemy import func, select
 
-from potluck.config import load_settings
-from potluck.extensions import db as _db
-from potluck.models import Recipe, StoredImage
+from potluck.app.config import load_settings
+from potluck.domain.database import db as _db
+from potluck.domain.models import Recipe, StoredImage
 from potluck.schemas.recipes import RecipeInputSchema
 from potluck.services.addresses import refusal
 from potluck.services.fetcher import Fetched, FetchRefused, checked_url

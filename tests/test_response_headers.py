@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from potluck import create_app
-from potluck.extensions import db as _db
+from potluck.domain.database import db as _db
 
 PROBLEM = "application/problem+json"
 LIST = "/api/v1/recipes"

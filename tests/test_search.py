@@ -10,9 +10,9 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
-from potluck import fulltext
-from potluck.keyset import recipe_page
-from potluck.seed import seed_database
+from potluck.services import fulltext
+from potluck.services.keyset import recipe_page
+from potluck.services.seed import seed_database
 
 LIST = "/api/v1/recipes"
 

@@ -8,7 +8,7 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
-from potluck.seed import seed_database
+from potluck.services.seed import seed_database
 
 
 def search_index(db: Any) -> list[tuple[Any, ...]]:

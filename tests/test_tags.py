@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select, text, update
 from test_recipe_lists import SEARCH_OPERATORS, assert_invalid, links_of, query_of
 
-from potluck.models import Recipe, Tag, User
-from potluck.recipes import tags_named
-from potluck.seed import seed_database
+from potluck.domain.models import Recipe, Tag, User
+from potluck.domain.recipes import tags_named
+from potluck.services.seed import seed_database
 
 TAGS = "/api/v1/tags"
 MakeRecipe = Callable[..., dict[str, Any]]

@@ -23,8 +23,8 @@ from jwt.warnings import InsecureKeyLengthWarning
 from sqlalchemy import delete, update
 
 from potluck import create_app
-from potluck.extensions import db
-from potluck.models import RevokedToken, User
+from potluck.domain.database import db
+from potluck.domain.models import RevokedToken, User
 
 PROBLEM = "application/problem+json"
 TOKEN_FIELDS = {"access_token", "refresh_token", "token_type", "expires_in"}

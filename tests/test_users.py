@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, func, select, update
 
-from potluck.extensions import db
-from potluck.models import User
+from potluck.domain.database import db
+from potluck.domain.models import User
 
 PROBLEM = "application/problem+json"
 NEW_USER = {"username": "carol", "email": "Carol@Example.COM", "password": PASSWORD}

@@ -6,12 +6,7 @@ Revises: 0004_http
 
 from alembic import op
 
-from potluck.search_index import (
-    SQLITE_CREATE,
-    SQLITE_FILL,
-    SQLITE_INSERT_TRIGGERS,
-    SQLITE_OTHER_TRIGGERS,
-)
+from potluck.services.search_index import SQLITE_CREATE, SQLITE_FILL, SQLITE_INSERT_TRIGGERS, SQLITE_OTHER_TRIGGERS
 
 revision = "0005_search"
 down_revision = "0004_http"

@@ -6,7 +6,7 @@ Revises: 0007_tag_counts
 
 from alembic import op
 
-from potluck.search_index import POSTGRESQL_VECTOR, POSTGRESQL_VECTOR_FUNCTION
+from potluck.services.search_index import POSTGRESQL_VECTOR, POSTGRESQL_VECTOR_FUNCTION
 
 revision = "0008_search_vector_function"
 down_revision = "0007_tag_counts"

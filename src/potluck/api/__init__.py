@@ -7,9 +7,9 @@ from flask import Flask, Response, send_from_directory
 from flask.views import MethodView
 from swagger_ui_bundle import swagger_ui_path
 
-from . import accounts, api_keys, images, recipe_imports, recipes, tags, tokens, users
-from .base import Api
-from .openapi_links import declare_links
+from potluck.api import accounts, api_keys, images, recipe_imports, recipes, tags, tokens, users
+from potluck.api.base import Api
+from potluck.api.openapi_links import declare_links
 
 API_PREFIX = "/api/v1"
 RESOURCES = (

@@ -6,29 +6,29 @@ from typing import Any
 
 from flask import Response, render_template
 from flask.views import MethodView
-from flask_jwt_extended import current_user
 
-from ..accounts import (
+from potluck.api.base import Blueprint
+from potluck.domain.errors import Invalid, NotFound
+from potluck.domain.models import User
+from potluck.domain.transactions import commit
+from potluck.http.auth import current_user, issue_tokens
+from potluck.http.errors import wants_html
+from potluck.http.headers import produces
+from potluck.http.limits import mail_allowed, strict_limit
+from potluck.schemas.accounts import (
+    ActivationSchema,
+    EmailSchema,
+    PasswordChangeSchema,
+    PasswordResetSchema,
+)
+from potluck.schemas.users import TokenSchema
+from potluck.services.accounts import (
     change_password,
     confirm_account,
     request_activation_mail,
     request_password_reset,
     reset_password,
 )
-from ..auth import issue_tokens
-from ..headers import produces
-from ..http import wants_html
-from ..limits import strict_limit
-from ..models import User
-from ..persistence import commit
-from ..schemas.accounts import (
-    ActivationSchema,
-    EmailSchema,
-    PasswordChangeSchema,
-    PasswordResetSchema,
-)
-from ..schemas.users import TokenSchema
-from .base import Blueprint
 
 blp = Blueprint("accounts", __name__, description="Confirming an account, passwords")
 
@@ -57,7 +57,10 @@ class ActivationLink(MethodView):
     @produces("text/html")
     def get(self, token: str) -> Response | None:
         """The mailed link: confirms the account (a page for browsers, 204 for clients)"""
-        user = confirm_account(token, invalid_status=404)
+        try:
+            user = confirm_account(token)
+        except Invalid as invalid:
+            raise NotFound(invalid.detail, errors=invalid.errors) from None  # a dead link
         commit()
         return (
             Response(render_template("account_confirmed.html", user=user)) if wants_html() else None
@@ -72,7 +75,8 @@ class ActivationEmail(MethodView):
     @blp.alt_response(429, **_LIMITED)
     def post(self, data: dict[str, Any]) -> None:
         """Send the confirmation link again (the same answer for any address)"""
-        request_activation_mail(data["email"])
+        if mail_allowed(data["email"]):
+            request_activation_mail(data["email"])
         commit()
 
 
@@ -84,7 +88,8 @@ class PasswordReset(MethodView):
     @blp.alt_response(429, **_LIMITED)
     def post(self, data: dict[str, Any]) -> None:
         """Mail a password reset code (the same answer for any address)"""
-        request_password_reset(data["email"])
+        if mail_allowed(data["email"]):
+            request_password_reset(data["email"])
         commit()
 
 

@@ -6,16 +6,16 @@ from typing import Any
 
 from flask import url_for
 from flask.views import MethodView
-from flask_jwt_extended import current_user
 from sqlalchemy import select
 
-from ..api_keys import mint_api_key
-from ..extensions import db
-from ..http import abort
-from ..models import ApiKey, User
-from ..persistence import commit
-from ..schemas.api_keys import ApiKeyCreatedSchema, ApiKeyCreateSchema, ApiKeySchema
-from .base import Blueprint
+from potluck.api.base import Blueprint
+from potluck.domain.api_keys import mint_api_key
+from potluck.domain.database import db
+from potluck.domain.models import ApiKey, User
+from potluck.domain.transactions import commit
+from potluck.http.auth import current_user
+from potluck.http.errors import abort
+from potluck.schemas.api_keys import ApiKeyCreatedSchema, ApiKeyCreateSchema, ApiKeySchema
 
 blp = Blueprint("api_keys", __name__, description="API keys for scripts and tools")
 

@@ -12,19 +12,18 @@ import flask_smorest
 import marshmallow as ma
 import orjson
 from flask import Flask
-from flask_jwt_extended import jwt_required
 from flask_smorest.etag import _get_etag_ctx as _etag_context
 from flask_smorest.exceptions import NotModified
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import quote_etag
 
-from ..api_keys import bearer_api_key, sign_in_with_api_key
-from ..auth import refuse
-from ..conditional import not_modified, require_match
-from ..converters import RESERVED_USERNAMES, USERNAME_PATTERN, UsernameConverter
-from ..http import PROBLEM_JSON, abort, handle_http_exception
-from ..schemas.fields import MAX_LINE_LENGTH, MAX_LINES, MAX_TAG_LENGTH, MAX_TAGS, Lines, Tags
+from potluck.domain.users import RESERVED_USERNAMES, USERNAME_PATTERN
+from potluck.http.auth import authenticate
+from potluck.http.conditional import not_modified, require_match
+from potluck.http.converters import UsernameConverter
+from potluck.http.errors import PROBLEM_JSON, abort, handle_http_exception
+from potluck.schemas.fields import MAX_LINE_LENGTH, MAX_LINES, MAX_TAG_LENGTH, MAX_TAGS, Lines, Tags
 
 BEARER_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
@@ -118,21 +117,15 @@ class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
         self, *, optional: bool = False, refresh: bool = False, api_key: bool = True
     ) -> Callable[[Any], Any]:
         """Bearer authentication (a JWT, or an API key where `api_key`), enforced and
-        documented in one place."""
+        documented in one place; the credential is checked once a request (http.auth)."""
 
         def decorator(view: Any) -> Any:
-            with_jwt = jwt_required(optional=optional, refresh=refresh)(view)
-
             @functools.wraps(view)
             def guarded(*args: Any, **kwargs: Any) -> Any:
-                key = bearer_api_key()
-                if key is None:
-                    return with_jwt(*args, **kwargs)
-                if not api_key or refresh:
-                    refuse("API keys cannot be used here; log in with POST /api/v1/tokens.")
-                sign_in_with_api_key(key)
+                authenticate(optional=optional, refresh=refresh, api_key=api_key)
                 return view(*args, **kwargs)
 
+            guarded.requires_identity = not optional  # type: ignore[attr-defined]
             security = BEARER_SECURITY + ([{}] if optional else [])
             documented = self.doc(security=security)(guarded)
             return self.alt_response(401, response="UNAUTHORIZED", success=False)(documented)

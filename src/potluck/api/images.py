@@ -11,21 +11,22 @@ from typing import IO, Any, NoReturn
 from flask import Blueprint as FlaskBlueprint
 from flask import Response, current_app, request
 from flask.views import MethodView
-from flask_jwt_extended import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import parse_form_data
 
-from ..auth import current_user_or_none
-from ..extensions import db
-from ..http import abort
-from ..images import OUTPUT_CONTENT_TYPE, ImageRejected, ProcessedImage, image_urls, process_image
-from ..media import release_images, save_image, set_avatar, set_cover
-from ..models import StoredImage, User
-from ..persistence import commit
-from ..recipes import readable_recipe, writable_recipe
-from ..schemas.images import ImageOutputSchema, upload_body
-from ..storage import MediaStorage, media_storage
-from .base import Blueprint
+from potluck.api.base import Blueprint
+from potluck.domain.database import db
+from potluck.domain.images import OUTPUT_CONTENT_TYPE
+from potluck.domain.models import StoredImage, User
+from potluck.domain.recipes import readable_recipe, writable_recipe
+from potluck.domain.transactions import commit
+from potluck.http.auth import current_user, current_user_or_none
+from potluck.http.conditional import request_preconditions
+from potluck.http.errors import abort
+from potluck.schemas.images import ImageOutputSchema, image_urls, upload_body
+from potluck.services.images import ImageRejected, ProcessedImage, process_image
+from potluck.services.media import release_images, save_image, set_avatar, set_cover
+from potluck.services.storage import MediaStorage, media_storage
 
 blp = Blueprint("images", __name__, description="Recipe covers and user avatars")
 media = FlaskBlueprint("media", __name__)
@@ -123,7 +124,7 @@ class RecipeCoverImage(MethodView):
     @_documented
     def put(self, recipe_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Upload a recipe's cover (multipart field `cover`); only its author may"""
-        recipe = writable_recipe(recipe_id, current_user)
+        recipe = writable_recipe(recipe_id, current_user, request_preconditions())
         image = uploaded_image("cover")
         previous = recipe.cover_hash
         save_image(image, lambda: set_cover(recipe, image.hash))
@@ -135,7 +136,7 @@ class RecipeCoverImage(MethodView):
     @_documented
     def delete(self, recipe_id: int) -> None:
         """Remove a recipe's cover"""
-        recipe = writable_recipe(recipe_id, current_user)
+        recipe = writable_recipe(recipe_id, current_user, request_preconditions())
         previous = recipe.cover_hash
         if previous is None:
             abort(404, "This recipe has no cover to remove.")

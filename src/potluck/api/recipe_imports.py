@@ -6,17 +6,18 @@ from typing import Any, NoReturn
 
 from flask import url_for
 from flask.views import MethodView
-from flask_jwt_extended import current_user
 
-from ..http import PROBLEM_JSON, abort
-from ..limits import strict_limit
-from ..models import Recipe
-from ..recipes import RecipeVersion
-from ..schemas.recipe_imports import RecipeImportSchema
-from ..schemas.recipes import RecipeOutputSchema
-from ..services.fetcher import FetchError, FetchRefused
-from ..services.recipe_import import NoRecipeFound, import_recipe
-from .base import Blueprint, ProblemSchema
+from potluck.api.base import Blueprint, ProblemSchema
+from potluck.api.recipes import recipe_headers
+from potluck.domain.models import Recipe
+from potluck.domain.recipes import RecipeVersion
+from potluck.http.auth import current_user
+from potluck.http.errors import PROBLEM_JSON, abort
+from potluck.http.limits import strict_limit
+from potluck.schemas.recipe_imports import RecipeImportSchema
+from potluck.schemas.recipes import RecipeOutputSchema
+from potluck.services.fetcher import FetchError, FetchRefused
+from potluck.services.recipe_import import NoRecipeFound, import_recipe
 
 blp = Blueprint("recipe_imports", __name__, description="Recipe import from a web page")
 
@@ -59,7 +60,7 @@ class RecipeImport(MethodView):
         except (FetchError, NoRecipeFound) as failure:
             _answer_failure(failure)
         location = url_for("recipes.RecipeItem", recipe_id=recipe.id)
-        headers = RecipeVersion.of(recipe).headers()
+        headers = recipe_headers(RecipeVersion.of(recipe))
         return recipe, 201, {**headers, "Cache-Control": "no-store", "Location": location}
 
 

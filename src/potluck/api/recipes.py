@@ -6,21 +6,12 @@ from typing import Any
 
 from flask import Response, url_for
 from flask.views import MethodView
-from flask_jwt_extended import current_user
 
-from ..auth import current_user_or_none
-from ..cache import cache_status, cached_answer, versioned_bytes
-from ..conditional import etag_for_bytes, not_modified
-from ..exports import CSV_MIMETYPE, recipes_csv
-from ..extensions import db
-from ..headers import negotiated_type, produces
-from ..hot_reads import offer_for_replay
-from ..http import abort, dumps_json
-from ..keyset import recipe_page
-from ..media import release_images
-from ..models import Recipe, User
-from ..persistence import commit
-from ..recipes import (
+from potluck.api.base import Blueprint
+from potluck.api.users import find_user
+from potluck.domain.database import db
+from potluck.domain.models import Recipe, User
+from potluck.domain.recipes import (
     RECIPE_DEFAULTS,
     RecipeVersion,
     readable_recipe,
@@ -29,7 +20,20 @@ from ..recipes import (
     writable_recipe,
     write_fields,
 )
-from ..schemas.recipes import (
+from potluck.domain.transactions import commit
+from potluck.http.auth import current_user, current_user_or_none
+from potluck.http.cache import cache_status, cached_answer
+from potluck.http.conditional import (
+    etag_for_bytes,
+    not_modified,
+    request_preconditions,
+    version_headers,
+)
+from potluck.http.errors import abort, dumps_json
+from potluck.http.headers import negotiated_type, produces
+from potluck.http.hot_reads import offer_for_replay
+from potluck.http.paging import link_header, page_envelope
+from potluck.schemas.recipes import (
     RecipeInputSchema,
     RecipeListQuerySchema,
     RecipeOutputSchema,
@@ -37,8 +41,10 @@ from ..schemas.recipes import (
     RecipePatchSchema,
     UserRecipeListQuerySchema,
 )
-from .base import Blueprint
-from .users import find_user
+from potluck.services.caching import versioned_bytes
+from potluck.services.exports import CSV_MIMETYPE, recipes_csv
+from potluck.services.keyset import recipe_page
+from potluck.services.media import release_images
 
 blp = Blueprint("recipes", __name__, description="Recipes")
 
@@ -53,7 +59,11 @@ _PAGE_DOC = {"headers": _LINK_HEADER}
 
 def _written(recipe: Recipe) -> tuple[Recipe, int, dict[str, str]]:
     """The recipe as a write left it, with its new validators; never reused from a cache."""
-    return recipe, 200, {**RecipeVersion.of(recipe).headers(), "Cache-Control": "no-store"}
+    return recipe, 200, {**recipe_headers(RecipeVersion.of(recipe)), "Cache-Control": "no-store"}
+
+
+def recipe_headers(state: RecipeVersion) -> dict[str, str]:
+    return version_headers(state.etag, state.last_modified, public=state.is_publish)
 
 
 def _stored_representation(
@@ -79,9 +89,9 @@ def _page_response(params: dict[str, Any], *, public: bool = True, **list_option
 
     def build() -> tuple[bytes, str, dict[str, str]]:
         page = recipe_page(params, list_options)
-        envelope = RecipePageSchema().dump(page.envelope())
+        envelope = RecipePageSchema().dump(page_envelope(page))
         body = recipes_csv(envelope["data"]) if media == CSV_MIMETYPE else dumps_json(envelope)
-        return body, media, {"Link": page.link_header()}
+        return body, media, {"Link": link_header(page)}
 
     if public:
         return cached_answer(media, build)
@@ -122,7 +132,7 @@ class RecipeItem(MethodView):
         """A recipe; drafts only for their author"""
         viewer = current_user_or_none()
         state = readable_version(recipe_id, viewer)
-        headers = state.headers()
+        headers = recipe_headers(state)
         extra = {"Cache-Control": headers["Cache-Control"]}
         fresh = not_modified(state.etag, state.last_modified, extra)
         return fresh or _stored_representation(state, viewer, headers)
@@ -134,7 +144,7 @@ class RecipeItem(MethodView):
     @blp.alt_response(404, response="NOT_FOUND", success=False)
     def put(self, data: dict[str, Any], recipe_id: int) -> Any:
         """Replace a recipe; fields left out go back to their defaults"""
-        recipe = writable_recipe(recipe_id, current_user)
+        recipe = writable_recipe(recipe_id, current_user, request_preconditions())
         write_fields(recipe, {**RECIPE_DEFAULTS, **data})
         commit()
         return _written(recipe)
@@ -146,7 +156,7 @@ class RecipeItem(MethodView):
     @blp.alt_response(404, response="NOT_FOUND", success=False)
     def patch(self, data: dict[str, Any], recipe_id: int) -> Any:
         """Change some fields of a recipe"""
-        recipe = writable_recipe(recipe_id, current_user)
+        recipe = writable_recipe(recipe_id, current_user, request_preconditions())
         write_fields(recipe, data)
         commit()
         return _written(recipe)
@@ -157,7 +167,7 @@ class RecipeItem(MethodView):
     @blp.alt_response(404, response="NOT_FOUND", success=False)
     def delete(self, recipe_id: int) -> None:
         """Delete a recipe (and its cover, unless another recipe shows the same image)"""
-        recipe = writable_recipe(recipe_id, current_user)
+        recipe = writable_recipe(recipe_id, current_user, request_preconditions())
         cover = recipe.cover_hash
         db.session.delete(recipe)
         commit()
@@ -172,7 +182,7 @@ class RecipePublication(MethodView):
     @blp.alt_response(404, response="NOT_FOUND", success=False)
     def put(self, recipe_id: int) -> None:
         """Publish a recipe"""
-        set_published(writable_recipe(recipe_id, current_user), True)
+        set_published(writable_recipe(recipe_id, current_user, request_preconditions()), True)
         commit()
 
     @blp.auth_required()
@@ -181,7 +191,7 @@ class RecipePublication(MethodView):
     @blp.alt_response(404, response="NOT_FOUND", success=False)
     def delete(self, recipe_id: int) -> None:
         """Unpublish a recipe (it becomes a draft again)"""
-        set_published(writable_recipe(recipe_id, current_user), False)
+        set_published(writable_recipe(recipe_id, current_user, request_preconditions()), False)
         commit()
 
 

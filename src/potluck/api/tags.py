@@ -6,14 +6,15 @@ from typing import Any
 
 from flask.views import MethodView
 
-from ..cache import cached_answer
-from ..exports import CSV_MIMETYPE, tags_csv
-from ..headers import negotiated_type, produces
-from ..http import dumps_json
-from ..pagination import count_rows, paginate
-from ..schemas.tags import TagListQuerySchema, TagPageSchema
-from ..tags import tag_list
-from .base import Blueprint
+from potluck.api.base import Blueprint
+from potluck.domain.tags import tag_list
+from potluck.http.cache import cached_answer
+from potluck.http.errors import dumps_json
+from potluck.http.headers import negotiated_type, produces
+from potluck.http.paging import link_header, page_envelope
+from potluck.schemas.tags import TagListQuerySchema, TagPageSchema
+from potluck.services.exports import CSV_MIMETYPE, tags_csv
+from potluck.services.pagination import count_rows, paginate
 
 blp = Blueprint("tags", __name__, description="Tags")
 
@@ -32,8 +33,8 @@ class Tags(MethodView):
         def build() -> tuple[bytes, str, dict[str, str]]:
             tags = tag_list(params)
             page = paginate(count_rows(tags), tags, params["page"], params["per_page"])
-            envelope = TagPageSchema().dump(page.envelope())
+            envelope = TagPageSchema().dump(page_envelope(page))
             body = tags_csv(envelope["data"]) if media == CSV_MIMETYPE else dumps_json(envelope)
-            return body, media, {"Link": page.link_header()}
+            return body, media, {"Link": link_header(page)}
 
         return cached_answer(media, build)

@@ -6,29 +6,24 @@ from typing import Any
 
 from flask import request
 from flask.views import MethodView
-from flask_jwt_extended import current_user, decode_token
+from flask_jwt_extended import decode_token
 from marshmallow import ValidationError
 
-from ..accounts import RESEND_HINT
-from ..auth import (
-    find_login_user,
-    issue_tokens,
-    revoke_current_token,
-    revoke_token_claims,
-    verify_login,
-)
-from ..http import abort, flatten_errors
-from ..idempotency import never_replayed
-from ..limits import (
+from potluck.api.base import Blueprint
+from potluck.domain.models import User
+from potluck.domain.transactions import commit
+from potluck.http.auth import current_user, issue_tokens, revoke_current_token, revoke_token_claims
+from potluck.http.errors import abort, flatten_errors
+from potluck.http.idempotency import never_replayed
+from potluck.http.limits import (
     forget_login_failures,
     record_login_failure,
     refuse_throttled_login,
     strict_limit,
 )
-from ..models import User
-from ..persistence import commit
-from ..schemas.users import CredentialsSchema, RevokeSchema, TokenSchema
-from .base import Blueprint
+from potluck.schemas.users import CredentialsSchema, RevokeSchema, TokenSchema
+from potluck.services.accounts import RESEND_HINT
+from potluck.services.passwords import find_login_user, verify_login
 
 blp = Blueprint("tokens", __name__, description="Log in, refresh and log out")
 

@@ -6,22 +6,22 @@ from typing import Any
 
 from flask import url_for
 from flask.views import MethodView
-from flask_jwt_extended import current_user
 from sqlalchemy import func, select
 
-from ..accounts import register_user
-from ..extensions import db
-from ..http import abort
-from ..limits import strict_limit
-from ..models import User
-from ..persistence import commit
-from ..schemas.users import (
+from potluck.api.base import Blueprint
+from potluck.domain.database import db
+from potluck.domain.models import User
+from potluck.domain.transactions import commit
+from potluck.http.auth import current_user
+from potluck.http.errors import abort
+from potluck.http.limits import strict_limit
+from potluck.schemas.users import (
     PrivateUserSchema,
     ProfileUpdateSchema,
     UserCreateSchema,
     UserSchema,
 )
-from .base import Blueprint
+from potluck.services.accounts import register_user
 
 blp = Blueprint("users", __name__, description="Accounts and profiles")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from .fields import StrictSchema
-from .users import new_password, normalized_email
+from potluck.schemas.fields import StrictSchema
+from potluck.schemas.users import new_password, normalized_email
 
 
 def _token(description: str) -> fields.String:

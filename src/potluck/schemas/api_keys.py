@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from ..models import utcnow
-from .fields import StrictSchema, Text
+from potluck.domain.models import utcnow
+from potluck.schemas.fields import StrictSchema, Text
 
 # Any later instant may not fit the database's timestamp once it is converted to UTC.
 LATEST_EXPIRY = datetime(9999, 1, 1, tzinfo=UTC)

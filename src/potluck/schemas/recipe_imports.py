@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import validate
 
-from .fields import StrictSchema, Text
+from potluck.schemas.fields import StrictSchema, Text
 
 
 class RecipeImportSchema(StrictSchema):

@@ -7,9 +7,17 @@ from collections.abc import Mapping
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from .fields import Lines, QueryInteger, StrictInteger, StrictSchema, Tags, Text, page_number
-from .images import ImageUrlsSchema
-from .users import AuthorSchema
+from potluck.schemas.fields import (
+    Lines,
+    QueryInteger,
+    StrictInteger,
+    StrictSchema,
+    Tags,
+    Text,
+    page_number,
+)
+from potluck.schemas.images import ImageUrls, LargeImageUrl
+from potluck.schemas.users import AuthorSchema
 
 SORT_FIELDS = ("created_at", "updated_at", "name", "cook_time", "num_of_servings", "relevance")
 ORDERS = ("asc", "desc")
@@ -65,15 +73,10 @@ class RecipeOutputSchema(ma.Schema):
     directions = fields.List(fields.String(), dump_only=True)
     tags = fields.List(fields.String(), dump_only=True)
     is_publish = fields.Boolean(dump_only=True)
-    cover_url = fields.String(
-        dump_only=True, allow_none=True, metadata={"description": "The large size of the cover"}
+    cover_url = LargeImageUrl(
+        attribute="cover_hash", metadata={"description": "The large size of the cover"}
     )
-    cover = fields.Nested(
-        ImageUrlsSchema,
-        dump_only=True,
-        allow_none=True,
-        metadata={"description": "The cover at every size"},
-    )
+    cover = ImageUrls(attribute="cover_hash", metadata={"description": "The cover at every size"})
     source_url = fields.String(dump_only=True, allow_none=True)
     author = fields.Nested(AuthorSchema, dump_only=True)
     created_at = fields.AwareDateTime(dump_only=True)

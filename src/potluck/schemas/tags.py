@@ -6,9 +6,9 @@ import marshmallow as ma
 from flask import url_for
 from marshmallow import fields, validate
 
-from ..models import Tag
-from .fields import MAX_TAG_LENGTH, QueryInteger, StrictSchema, Text, page_number
-from .recipes import ORDERS, PageLinksSchema
+from potluck.domain.models import Tag
+from potluck.schemas.fields import MAX_TAG_LENGTH, QueryInteger, StrictSchema, Text, page_number
+from potluck.schemas.recipes import ORDERS, PageLinksSchema
 
 TAG_SORTS = ("count", "name")
 MAX_PER_PAGE = 100

@@ -5,9 +5,9 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from ..converters import RESERVED_USERNAMES, USERNAME_PATTERN
-from .fields import StrictSchema, Text
-from .images import ImageUrlsSchema
+from potluck.domain.users import RESERVED_USERNAMES, USERNAME_PATTERN
+from potluck.schemas.fields import StrictSchema, Text
+from potluck.schemas.images import ImageUrls, LargeImageUrl
 
 MAX_EMAIL_LENGTH = 254
 
@@ -61,14 +61,11 @@ class ProfileUpdateSchema(StrictSchema):
 class AuthorSchema(ma.Schema):
     id = fields.Integer(dump_only=True)
     username = fields.String(dump_only=True)
-    avatar_url = fields.String(
-        dump_only=True, allow_none=True, metadata={"description": "The large size of the avatar"}
+    avatar_url = LargeImageUrl(
+        attribute="avatar_hash", metadata={"description": "The large size of the avatar"}
     )
-    avatar = fields.Nested(
-        ImageUrlsSchema,
-        dump_only=True,
-        allow_none=True,
-        metadata={"description": "The avatar at every size"},
+    avatar = ImageUrls(
+        attribute="avatar_hash", metadata={"description": "The avatar at every size"}
     )
 
 

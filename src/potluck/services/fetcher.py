@@ -25,7 +25,7 @@ from typing import Any, Literal
 import httpx
 from flask import current_app
 
-from .addresses import IPAddress, Network, is_address, refusal
+from potluck.services.addresses import IPAddress, Network, is_address, refusal
 
 Expected = Literal["page", "image"]
 

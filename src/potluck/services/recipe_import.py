@@ -22,15 +22,15 @@ import marshmallow as ma
 from flask import current_app
 from marshmallow import validate
 
-from ..extensions import db
-from ..images import ImageRejected, ProcessedImage, process_image
-from ..media import save_image, set_cover
-from ..models import Recipe, User
-from ..persistence import commit
-from ..recipes import write_fields
-from ..schemas.fields import MAX_LINE_LENGTH, MAX_LINES, MAX_TAGS, Tags
-from ..schemas.recipes import RecipeInputSchema
-from .fetcher import Fetched, FetchError, fetch_image, fetch_page
+from potluck.domain.database import db
+from potluck.domain.models import Recipe, User
+from potluck.domain.recipes import write_fields
+from potluck.domain.transactions import commit
+from potluck.schemas.fields import MAX_LINE_LENGTH, MAX_LINES, MAX_TAGS, Tags
+from potluck.schemas.recipes import RecipeInputSchema
+from potluck.services.fetcher import Fetched, FetchError, fetch_image, fetch_page
+from potluck.services.images import ImageRejected, ProcessedImage, process_image
+from potluck.services.media import save_image, set_cover
 
 if TYPE_CHECKING:
     from recipe_scrapers import AbstractScraper

@@ -1,0 +1,85 @@
+"""Conditional requests (RFC 9110, section 13): ETags, Last-Modified, 304 and 412.
+
+Strong ETags name one representation; a gzip-encoded body gets the same tag with a
+`-gzip` suffix, which every comparison folds back, so either form revalidates. The rules of
+a write's preconditions are the domain's (potluck.domain.preconditions)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import datetime
+
+from flask import Response, request
+from werkzeug.http import http_date, parse_date
+
+from potluck.domain.preconditions import (
+    NO_PRECONDITIONS,
+    Preconditions,
+    etag_listed,
+)
+
+
+def etag_for_bytes(body: bytes) -> str:
+    return f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
+
+
+def none_match(etag: str) -> bool:
+    """If-None-Match says the client's copy is current (weak comparison)."""
+    return etag_listed(request.headers.get("If-None-Match"), etag) is not None
+
+
+def not_modified_since(last_modified: datetime | None) -> bool:
+    # If-None-Match wins when both are sent (RFC 9110, 13.1.3).
+    if last_modified is None or "If-None-Match" in request.headers:
+        return False
+    since = parse_date(request.headers.get("If-Modified-Since"))
+    return since is not None and int(last_modified.timestamp()) <= int(since.timestamp())
+
+
+def validator_headers(etag: str, last_modified: datetime | None = None) -> dict[str, str]:
+    headers = {"ETag": etag}
+    if last_modified is not None:
+        headers["Last-Modified"] = http_date(last_modified)
+    return headers
+
+
+def version_headers(etag: str, last_modified: datetime, public: bool) -> dict[str, str]:
+    """Validators and caching of one version of a resource: public ones may be kept by any
+    cache, private ones (drafts) only by the client's; both revalidate each time."""
+    return {
+        **validator_headers(etag, last_modified),
+        "Cache-Control": f"{'public' if public else 'private'}, no-cache",
+    }
+
+
+def not_modified(
+    etag: str, last_modified: datetime | None = None, extra: Mapping[str, str] | None = None
+) -> Response | None:
+    """A 304 carrying the validators when a GET/HEAD's copy is current, else None."""
+    if request.method not in {"GET", "HEAD"}:
+        return None
+    held = etag_listed(request.headers.get("If-None-Match"), etag)
+    if held is not None or not_modified_since(last_modified):
+        response = Response(status=304)
+        response.headers.update(validator_headers(held or etag, last_modified))
+        response.headers.update(extra or {})
+        return response
+    return None
+
+
+def request_preconditions() -> Preconditions:
+    """What the request's conditional headers expect of the resource it writes."""
+    headers = request.headers
+    if not any(name in headers for name in ("If-Match", "If-None-Match", "If-Unmodified-Since")):
+        return NO_PRECONDITIONS
+    return Preconditions(
+        if_match=headers.get("If-Match"),
+        if_none_match=headers.get("If-None-Match"),
+        if_unmodified_since=parse_date(headers.get("If-Unmodified-Since")),
+    )
+
+
+def require_match(current_etag: str, last_modified: datetime | None = None) -> None:
+    """Honour the preconditions of a write on a resource at `current_etag` (412 if not met)."""
+    request_preconditions().check(current_etag, last_modified)

@@ -1,0 +1,267 @@
+"""Anonymous reads of public recipes and list pages, answered again from memory in WSGI
+middleware, before Flask, the ORM or a schema runs.
+
+A view opts its answer in (`offer_for_replay`); the middleware keeps the final status line,
+headers and body, as every after-request hook left them. An answer is replayed only while
+the cache generation it was built at is current, the counter every write to recipes, tags
+or users moves in its own transaction (cache.py), so no worker serves a page a commit has
+changed. On SQLite a worker notices any commit from `PRAGMA data_version` and reads the
+generation only then; elsewhere it reads it on every request. The replay counts the request
+against the same rate limit as Flask-Limiter and sets a fresh request id, rate-limit
+headers and Cache-Status; anything it does not handle goes on to Flask unchanged.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sqlite3
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, request
+from limits import parse
+from werkzeug.http import is_entity_header
+
+from potluck.domain.database import db
+from potluck.domain.preconditions import GZIP_SUFFIX, etag_listed
+from potluck.http.headers import log_access, request_id_for
+from potluck.http.limits import limiter
+
+StartResponse = Callable[..., Any]
+log = logging.getLogger(__name__)
+
+_OFFERED = "potluck.replayable"
+# The generation the middleware read first: cache.current_generation takes it from here.
+GENERATION_KEY = "potluck.generation"
+# Headers that belong to one exchange, set again on every replay.
+_PER_REQUEST = frozenset(
+    {
+        "x-request-id",
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+        "retry-after",
+        "cache-status",
+    }
+)
+# A request with any of these needs Flask: credentials, CORS, other preconditions, ranges.
+_NEEDS_FLASK = (
+    "HTTP_AUTHORIZATION",
+    "HTTP_COOKIE",
+    "HTTP_ORIGIN",
+    "HTTP_IF_MATCH",
+    "HTTP_IF_MODIFIED_SINCE",
+    "HTTP_IF_UNMODIFIED_SINCE",
+    "HTTP_RANGE",
+)
+_GENERATION_SQL = "SELECT value FROM cache_generations WHERE name = 'recipes'"
+
+
+def offer_for_replay() -> None:
+    """Let the middleware replay this request's answer to the next anonymous asker."""
+    if GENERATION_KEY in request.environ:
+        request.environ[_OFFERED] = True
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAnswer:
+    headers: list[tuple[str, str]]
+    body: bytes
+    etag: str
+
+
+class GenerationProbe:
+    """The current cache generation, read as rarely as the database allows; None when the
+    database cannot be asked (the request then goes to Flask, which answers properly)."""
+
+    def __init__(self, app: Flask) -> None:
+        uri = str(app.config["SQLALCHEMY_DATABASE_URI"])
+        self.sqlite_path = uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else None
+        with app.app_context():
+            self.engine = db.engine
+        self.local = threading.local()
+
+    def current(self) -> int | None:
+        try:
+            return self._from_sqlite() if self.sqlite_path else self._from_pool()
+        except Exception:  # any database trouble: Flask will meet it and answer properly
+            log.warning("cache generation unreadable; answering through Flask", exc_info=True)
+            self.local.__dict__.clear()
+            return None
+
+    def _from_sqlite(self) -> int:
+        connection: sqlite3.Connection | None = getattr(self.local, "connection", None)
+        if connection is None:
+            # One connection per worker thread: data_version compares commits it did not make.
+            connection = sqlite3.connect(str(self.sqlite_path), isolation_level=None)
+            self.local.connection = connection
+            self.local.seen = None
+        seen = connection.execute("PRAGMA data_version").fetchone()[0]
+        if seen != self.local.seen:
+            row = connection.execute(_GENERATION_SQL).fetchone()
+            self.local.generation = row[0] if row else 0
+            self.local.seen = seen
+        return int(self.local.generation)
+
+    def _from_pool(self) -> int:
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(_GENERATION_SQL)
+            row = cursor.fetchone()
+            cursor.close()
+            connection.commit()
+        finally:
+            connection.close()
+        return int(row[0]) if row else 0
+
+
+class HotReads:
+    """WSGI middleware replaying stored answers to anonymous GETs (see the module's text)."""
+
+    def __init__(self, wsgi_app: Any, app: Flask, max_entries: int = 10_000) -> None:
+        self.wsgi_app = wsgi_app
+        self.app = app
+        self.probe = GenerationProbe(app)
+        self.max_entries = max_entries
+        self.answers: OrderedDict[tuple[str, ...], StoredAnswer] = OrderedDict()
+        self.generation: int | None = None
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") != "GET" or any(h in environ for h in _NEEDS_FLASK):
+            return self.wsgi_app(environ, start_response)  # type: ignore[no-any-return]
+        generation = self.probe.current()
+        if generation is None:
+            return self.wsgi_app(environ, start_response)  # type: ignore[no-any-return]
+        key = (
+            environ.get("PATH_INFO", ""),
+            environ.get("QUERY_STRING", ""),
+            environ.get("HTTP_ACCEPT", ""),
+            environ.get("HTTP_ACCEPT_ENCODING", ""),
+        )
+        with self.lock:
+            if generation != self.generation:
+                self.answers.clear()
+                self.generation = generation
+            stored = self.answers.get(key)
+        if stored is not None:
+            limit_headers = self._count(environ)
+            if limit_headers is not None:
+                return self._replay(stored, environ, limit_headers, start_response)
+        environ[GENERATION_KEY] = generation
+        return self._pass_on(environ, start_response, key, generation)
+
+    def _pass_on(
+        self,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        key: tuple[str, ...],
+        generation: int,
+    ) -> Iterable[bytes]:
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
+            captured.update(status=status, headers=headers)
+            return start_response(status, headers, *args)
+
+        body = self.wsgi_app(environ, capture)
+        if not environ.get(_OFFERED) or not captured.get("status", "").startswith("200"):
+            return body  # type: ignore[no-any-return]
+        chunks = list(body)
+        if hasattr(body, "close"):
+            body.close()
+        kept = [(name, value) for name, value in captured["headers"] if _kept(name)]
+        etag = next((value for name, value in kept if name.lower() == "etag"), None)
+        if etag is not None and not any(name.lower() == "set-cookie" for name, _ in kept):
+            # Compared as the representation's own tag; a 304 sends the form the client holds.
+            plain = (
+                etag.removesuffix(GZIP_SUFFIX + '"') + '"'
+                if etag.endswith(GZIP_SUFFIX + '"')
+                else etag
+            )
+            self._store(key, generation, StoredAnswer(kept, b"".join(chunks), plain))
+        return chunks
+
+    def _store(self, key: tuple[str, ...], generation: int, answer: StoredAnswer) -> None:
+        with self.lock:
+            if generation != self.generation:
+                return  # built from data a newer commit has changed
+            self.answers[key] = answer
+            while len(self.answers) > self.max_entries:
+                self.answers.popitem(last=False)
+
+    def _count(self, environ: dict[str, Any]) -> list[tuple[str, str]] | None:
+        """Count the request as Flask-Limiter's application limit would; None when over it."""
+        if not limiter.enabled:
+            return []
+        item = _limit(str(self.app.config["READ_RATE_LIMIT"]))
+        arguments = (f"ip:{environ.get('REMOTE_ADDR') or 'unknown'}", "global")
+        if not limiter.limiter.hit(item, *arguments):
+            return None  # Flask answers the 429, with its problem document
+        reset, remaining = limiter.limiter.get_window_stats(item, *arguments)
+        return [
+            ("RateLimit-Limit", str(item.amount)),
+            ("RateLimit-Remaining", str(remaining)),
+            ("RateLimit-Reset", str(max(0, int(reset - time.time())))),
+        ]
+
+    def _replay(
+        self,
+        stored: StoredAnswer,
+        environ: dict[str, Any],
+        limit_headers: list[tuple[str, str]],
+        start_response: StartResponse,
+    ) -> Iterable[bytes]:
+        started = time.perf_counter()
+        request_id = request_id_for(environ.get("HTTP_X_REQUEST_ID", ""))
+        fresh = [
+            ("X-Request-ID", request_id),
+            ("Cache-Status", "Potluck; hit; detail=replay"),
+            *limit_headers,
+        ]
+        matches = etag_listed(environ.get("HTTP_IF_NONE_MATCH"), stored.etag)
+        if matches is None:
+            start_response("200 OK", [*stored.headers, *fresh])
+            self._log(environ, 200, len(stored.body), started, request_id)
+            return [stored.body]
+        # Without the body's own headers, as Werkzeug sends every 304 (RFC 9110, 15.4.5).
+        headers = [
+            (name, matches if name.lower() == "etag" else value)
+            for name, value in stored.headers
+            if not is_entity_header(name) or name.lower() in {"expires", "content-location"}
+        ]
+        start_response("304 Not Modified", [*headers, *fresh])
+        self._log(environ, 304, 0, started, request_id)
+        return []
+
+    def _log(
+        self, environ: dict[str, Any], status: int, length: int, started: float, request_id: str
+    ) -> None:
+        if self.app.config["ACCESS_LOG"]:
+            query = environ.get("QUERY_STRING", "")
+            path = environ.get("PATH_INFO", "") + (f"?{query}" if query else "")
+            address = environ.get("REMOTE_ADDR")
+            log_access(address, "GET", path, status, length, started, request_id)
+
+
+_limit = functools.lru_cache(maxsize=8)(parse)  # the setting's text, parsed once
+
+
+def _kept(name: str) -> bool:
+    return name.lower() not in _PER_REQUEST
+
+
+def init_app(app: Flask) -> None:
+    uri = str(app.config["SQLALCHEMY_DATABASE_URI"])
+    in_memory = (uri.startswith("sqlite") and ":memory:" in uri) or uri in {
+        "sqlite://",
+        "sqlite:///",
+    }
+    if app.config["HOT_READS"] and not in_memory:
+        app.wsgi_app = HotReads(app.wsgi_app, app)  # type: ignore[method-assign]

@@ -1,0 +1,150 @@
+"""Rate limits: the Flask-Limiter extension, its key, its headers and 429 answers, and the
+per-account throttle on failed logins.
+
+Counters live in Redis when REDIS_URL is set (shared by every instance), else in process.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, Response, current_app, request
+from flask_limiter import Limiter, RateLimitExceeded
+from limits import RateLimitItem, parse
+
+from potluck.http.auth import Identity, request_identity
+from potluck.http.errors import abort, problem
+
+DEFAULT_LIMITS = {
+    # Every request, per signed-in user or else per client address.
+    "READ_RATE_LIMIT": "600 per minute",
+    "WRITE_RATE_LIMIT": "120 per minute",
+    "LOGIN_RATE_LIMIT": "20 per minute",  # per client, any outcome
+    "REGISTRATION_RATE_LIMIT": "10 per hour",
+    "ACCOUNT_MAIL_RATE_LIMIT": "5 per hour",  # resend confirmation, password reset
+    "IMPORT_RATE_LIMIT": "10 per minute",  # per user: each one makes the server fetch pages
+    # Counted per account and client together: an attacker's failures slow the attacker,
+    # never the account's owner on another address.
+    "LOGIN_FAILURES_PER_ACCOUNT": "5 per 15 minutes",
+    # Resent links and reset codes per mailbox, whoever asks: nobody can flood an inbox.
+    "MAILS_PER_ADDRESS": "3 per hour",
+}
+
+
+def client_address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def rate_limit_key() -> str:
+    """The signed-in user (or API key), or else the client's address; a credential that
+    does not check out counts against the address."""
+    identity = request_identity()
+    if isinstance(identity, Identity):
+        return identity.rate_limit_key
+    return f"ip:{client_address()}"
+
+
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Content-addressed images and the docs' scripts are static files: not worth counting.
+_UNCOUNTED_PREFIXES = ("/media/", "/api/v1/docs/assets/", "/static/")
+
+
+def _general_limit() -> str:
+    setting = "WRITE_RATE_LIMIT" if request.method in _WRITES else "READ_RATE_LIMIT"
+    return str(current_app.config[setting])
+
+
+def _uncounted() -> bool:
+    return request.method == "OPTIONS" or request.path.startswith(_UNCOUNTED_PREFIXES)
+
+
+limiter = Limiter(
+    key_func=rate_limit_key,
+    headers_enabled=False,
+    application_limits=[_general_limit],
+    application_limits_exempt_when=_uncounted,
+)
+
+
+def strict_limit(setting: str, what: str) -> Callable[[Any], Any]:
+    """A limit named in the config, with a 429 detail that says what to do."""
+    return limiter.limit(
+        lambda: str(current_app.config[setting]),
+        error_message=f"Too many {what}; wait for the seconds in Retry-After, then try again.",
+    )
+
+
+def _failure_counter(account: str) -> tuple[RateLimitItem, str, str, str]:
+    item = parse(current_app.config["LOGIN_FAILURES_PER_ACCOUNT"])
+    return item, "login-failures", account.strip().lower(), client_address()
+
+
+def refuse_throttled_login(account: str) -> None:
+    """429 before the password is even checked, once this client failed too often here."""
+    if not limiter.enabled:
+        return
+    item, *identifiers = _failure_counter(account)
+    if not limiter.limiter.test(item, *identifiers):
+        reset = limiter.limiter.get_window_stats(item, *identifiers).reset_time
+        abort(
+            429,
+            "Too many failed logins for this account; wait for the seconds in Retry-After, "
+            "or reset the password with POST /api/v1/users/password-reset.",
+            headers={"Retry-After": str(max(1, int(reset - time.time())))},
+        )
+
+
+def record_login_failure(account: str) -> None:
+    if limiter.enabled:
+        item, *identifiers = _failure_counter(account)
+        limiter.limiter.hit(item, *identifiers)
+
+
+def forget_login_failures(account: str) -> None:
+    if limiter.enabled:
+        item, *identifiers = _failure_counter(account)
+        limiter.limiter.clear(item, *identifiers)
+
+
+def mail_allowed(address: str) -> bool:
+    """Counts a requested mail to `address`; False once that mailbox has had enough."""
+    if not limiter.enabled:
+        return True
+    item = parse(current_app.config["MAILS_PER_ADDRESS"])
+    return limiter.limiter.hit(item, "mails-to", address.lower())
+
+
+def _rate_limit_headers(response: Response) -> Response:
+    current = limiter.current_limit if limiter.enabled else None
+    if current is not None:
+        reset = max(0, int(current.reset_at - time.time()))
+        response.headers["RateLimit-Limit"] = str(current.limit.amount)
+        response.headers["RateLimit-Remaining"] = str(current.remaining)
+        response.headers["RateLimit-Reset"] = str(reset)
+        if response.status_code == 429 and "Retry-After" not in response.headers:
+            response.headers["Retry-After"] = str(max(1, reset))
+    return response
+
+
+def _too_many_requests(error: RateLimitExceeded) -> Response:
+    custom = error.limit.error_message if error.limit else None
+    detail = (
+        custom
+        if isinstance(custom, str) and custom
+        else (
+            f"Too many requests: the limit is {error.description}. Wait for the seconds in "
+            "Retry-After, then try again."
+        )
+    )
+    return problem(429, detail)
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(RateLimitExceeded, _too_many_requests)
+    for setting, value in DEFAULT_LIMITS.items():
+        app.config.setdefault(setting, os.environ.get(setting, value))
+    limiter.init_app(app)
+    app.after_request(_rate_limit_headers)

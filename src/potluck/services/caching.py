@@ -1,0 +1,94 @@
+"""The server-side store (Flask-Caching: in process, or Redis when REDIS_URL is set) and
+what keys it. Entries of lists are keyed by a generation counter that lives in the database
+and moves in the same transaction as every write they depend on, so every worker and every
+instance stops using a stale entry at the commit, without knowing any keys; serialized
+resources are keyed by their version."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import g, has_request_context
+from flask_caching import Cache
+from sqlalchemy import Select, event, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from potluck.domain.database import db
+from potluck.domain.models import CacheGeneration, Recipe, Tag, User
+from potluck.services.pagination import count_rows
+
+cache = Cache()
+RECIPES = "recipes"
+_CACHE_STATUS = "Potluck"
+
+
+def bump_generation(session: Session, name: str = RECIPES) -> None:
+    """Invalidate every cached answer of `name`, as part of the session's transaction."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(CacheGeneration).values(name=name, value=1)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[CacheGeneration.name], set_={"value": CacheGeneration.value + 1}
+        )
+    )
+
+
+def _known_generations() -> dict[str, int]:
+    # Kept for the request only (g can outlive one request, under a test's app context).
+    if not has_request_context():
+        return {}
+    known: dict[str, int] = g.setdefault("cache_generations", {})
+    return known
+
+
+def start_request_generations(already_read: int | None) -> None:
+    """A request starts knowing no generation, or the one the replay middleware read."""
+    g.cache_generations = {} if already_read is None else {RECIPES: already_read}
+
+
+def current_generation(name: str = RECIPES) -> int:
+    """The generation, read once a request: every key of one answer names the same one, read
+    before any of the data it keys."""
+    known = _known_generations()
+    if name not in known:
+        query = select(CacheGeneration.value).where(CacheGeneration.name == name)
+        known[name] = db.session.scalar(query) or 0
+    return known[name]
+
+
+@event.listens_for(Session, "before_flush")
+def _invalidate_on_write(session: Session, context: Any, instances: Any) -> None:
+    changed = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(obj, Recipe | Tag | User) for obj in changed):
+        bump_generation(session)
+
+
+def cached_count(statement: Select[Any], key: str) -> int:
+    """How many rows `statement` gives, counted once per generation: `key` must name
+    everything the count depends on (the list's filters), and nothing it does not."""
+    full_key = f"count:{current_generation()}:{key}"
+    total: int | None = cache.get(full_key)
+    if total is None:
+        total = count_rows(statement)
+        cache.set(full_key, total)
+    return total
+
+
+def versioned_bytes(key: str, build: Callable[[], tuple[bytes, str | None]]) -> tuple[bytes, str]:
+    """Serialized bytes of one version of a resource, and the Cache-Status detail.
+
+    `key` names the version (an ETag), so an entry never goes stale: a newer version has a
+    new key. `build` returns the bytes and the key of the version it found, which is stored
+    only when it is still the version asked for."""
+    body: bytes | None = cache.get(key)
+    if body is not None:
+        return body, "hit"
+    body, built_key = build()
+    if built_key != key:
+        return body, "fwd=miss; detail=changed"
+    cache.set(key, body)
+    return body, "fwd=miss; stored"

@@ -1,0 +1,64 @@
+"""Paging of lists, by page number (OFFSET) or by cursor (keyset): the `{data, page, per_page,
+pages, total, next_cursor, links}` envelope and the RFC 8288 `Link` header, declared once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, Select, func, select
+
+from potluck.domain.database import db
+
+# The cursor that starts the page after a row of (item, sort key).
+CursorAfter = Callable[[Row[Any, Any]], str]
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[Any]
+    per_page: int
+    total: int
+    page: int | None  # None in cursor mode: a keyset page has no number
+    next_cursor: str | None
+
+    @property
+    def pages(self) -> int | None:
+        return None if self.page is None else max(1, -(-self.total // self.per_page))
+
+
+def count_statement(statement: Select[Any]) -> Select[Any]:
+    """How many rows `statement` gives: its primary keys alone are counted, so neither the
+    eager loads nor the order cost anything."""
+    keys = statement.order_by(None).with_only_columns(*statement.selected_columns[:1])
+    return select(func.count()).select_from(keys.subquery())
+
+
+def count_rows(statement: Select[Any]) -> int:
+    return db.session.scalar(count_statement(statement)) or 0
+
+
+def paginate(
+    total: int,
+    ordered: Select[Any],
+    page: int,
+    per_page: int,
+    cursor_after: CursorAfter | None = None,
+) -> Page:
+    """Page `page` of `ordered` rows (item, sort key) of a list of `total` rows; the next
+    page's cursor when the list offers keyset paging (`cursor_after`)."""
+    rows = db.session.execute(ordered.limit(per_page).offset((page - 1) * per_page)).all()
+    more = page * per_page < total
+    next_cursor = cursor_after(rows[-1]) if cursor_after and rows and more else None
+    return Page([row[0] for row in rows], per_page, total, page, next_cursor)
+
+
+def paginate_after(
+    total: int, ordered: Select[Any], per_page: int, cursor_after: CursorAfter
+) -> Page:
+    """The next `per_page` rows of `ordered`, already narrowed to those after a cursor."""
+    rows = db.session.execute(ordered.limit(per_page + 1)).all()
+    # The one row past the page says whether another page follows, without counting.
+    next_cursor = cursor_after(rows[per_page - 1]) if len(rows) > per_page else None
+    return Page([row[0] for row in rows[:per_page]], per_page, total, None, next_cursor)
