@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from potluck.cli import main
+from potluck.domain.database import db as _db
 from potluck.domain.models import IdempotencyKey, OutboxMail, RevokedToken, utcnow
 from potluck.services import housekeeping
 from potluck.services.housekeeping import PurgeReport, PurgeSchedule, purge
@@ -122,15 +123,17 @@ def test_the_cut_offs_follow_the_settings(app: Flask, db: Any) -> None:
 
 
 def test_the_api_and_the_purge_read_the_same_key_lifetime(
-    app: Flask, client: FlaskClient, auth_headers: dict[str, str], db: Any
+    app: Flask, client: FlaskClient, auth_headers: dict[str, str]
 ) -> None:
     app.config["IDEMPOTENCY_KEY_SECONDS"] = 60
     headers = {**auth_headers, "Idempotency-Key": "short-lived"}
     first = client.post("/api/v1/recipes", json=RECIPE, headers=headers)
     assert first.status_code == 201
-    db.session.execute(update(IdempotencyKey).values(created_at=utcnow() - timedelta(seconds=61)))
-    db.session.commit()
-    assert purge(dry_run=True).idempotency_keys == 1
+    with app.app_context():
+        old = utcnow() - timedelta(seconds=61)
+        _db.session.execute(update(IdempotencyKey).values(created_at=old))
+        _db.session.commit()
+        assert purge(dry_run=True).idempotency_keys == 1
     again = client.post("/api/v1/recipes", json=RECIPE, headers=headers)
     assert again.status_code == 201
     assert "Idempotent-Replayed" not in again.headers  # expired for the API as well
@@ -158,22 +161,26 @@ def test_large_backlogs_are_deleted_in_bounded_batches(
 
 
 def test_a_revoked_token_purged_after_its_expiry_is_still_refused(
+    app: Flask,
     client: FlaskClient,
     user: dict[str, Any],
     login: Callable[[str], dict[str, str]],
-    db: Any,
 ) -> None:
+    # No app context around the requests: each gets its own, as in production.
+    def purged_tokens() -> int:
+        with app.app_context():
+            return purge().revoked_tokens
+
     start = utcnow()
     with time_machine.travel(start, tick=False):
         access = login(user["username"])
         assert client.delete("/api/v1/tokens", headers=access).status_code == 204
-        assert purge().revoked_tokens == 0  # still valid: its revocation must stay
+        assert purged_tokens() == 0  # still valid: its revocation must stay
         refused = client.get("/api/v1/me", headers=access)
         assert refused.status_code == 401
         assert "revoked" in refused.json["detail"]
     with time_machine.travel(start + timedelta(minutes=15, seconds=1), tick=False):
-        assert purge().revoked_tokens == 1
-        assert db.session.scalars(select(RevokedToken)).all() == []
+        assert purged_tokens() == 1
         late = client.get("/api/v1/me", headers=access)
         assert late.status_code == 401
         assert "expired" in late.json["detail"]
