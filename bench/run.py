@@ -1,374 +1,159 @@
-"""`make bench`: Potluck against a hello-world ceiling on the same server and settings.
+"""`make bench`: Potluck against two ceilings on the same server and settings, a Flask
+hello-world (bench/hello.py) and a bare WSGI callable (bench/bare.py).
 
 Seeds SQLite data sets, serves them as in production (`potluck serve`, granian), drives each
-scenario with wrk on loopback, and writes bench/results/<date>.json, .md and .png.
-Sizes and duration come from the environment: BENCH_SIZES (default "10000,1000000"),
-BENCH_SECONDS (10), BENCH_CONNECTIONS (50), BENCH_WORKERS (2)."""
+row with wrk on loopback, then does the same on PostgreSQL: each size under a throwaway
+server that scripts/with-postgres.sh starts and stops (it skips the pass when PostgreSQL
+cannot be installed). Writes bench/results/<name>.json, .md and .png.
+
+From the environment: BENCH_SIZES (SQLite, default "10000,1000000"), BENCH_PG_SIZES
+("10000": seeding a million rows on PostgreSQL is slow), BENCH_POSTGRES ("1"; "0" skips the
+PostgreSQL pass), BENCH_SECONDS (10 a row), BENCH_CONNECTIONS (50), BENCH_LOGIN_CONNECTIONS
+(4), BENCH_WORKERS (2), BENCH_NAME (the results' name: by default the date, with "-smoke"
+when the run is shorter or smaller than the default; an existing result is never replaced)."""
 
 from __future__ import annotations
 
+import argparse
+import functools
 import json
 import os
-import re
-import secrets
+import random
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-BENCH = Path(__file__).resolve().parent
+import report
+import rows
+from loads import SECONDS, log, wrk
+from servers import BENCH, seeded_instance, serve_ceiling, serve_potluck
+
 RESULTS = BENCH / "results"
-BIN = Path(sys.executable).parent
-SECONDS = int(os.environ.get("BENCH_SECONDS", 10))
-CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", 50))
-WORKERS = int(os.environ.get("BENCH_WORKERS", 2))
-SIZES = [int(size) for size in os.environ.get("BENCH_SIZES", "10000,1000000").split(",")]
-PASSWORD = "benchmark passphrase"  # noqa: S105 - a throwaway account on a throwaway database
-_FIGURES = re.compile(r"BENCH (.*)")
+WITH_POSTGRES = BENCH.parent / "scripts" / "with-postgres.sh"
+DEFAULT_SIZES = "10000,1000000"
+SIZES = [int(size) for size in os.environ.get("BENCH_SIZES", DEFAULT_SIZES).split(",")]
+PG_SIZES = [int(size) for size in os.environ.get("BENCH_PG_SIZES", "10000").split(",")]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+def ceilings() -> dict[str, dict[str, Any]]:
+    measured = {}
+    for key in report.CEILINGS:
+        server = serve_ceiling(key)
+        try:
+            measured[key] = wrk(f"http://127.0.0.1:{server.port}/")
+        finally:
+            server.stop()
+        log(f"ceiling {key}: {measured[key]['requests_per_s']:,.0f}/s")
+    return measured
 
 
-def environment(instance: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "POTLUCK_ENV": "production",
-        "SECRET_KEY": secrets.token_urlsafe(48),
-        "DATABASE_URL": f"sqlite:///{instance / 'bench.db'}",
-        "POTLUCK_INSTANCE_PATH": str(instance),
-        "ACCESS_LOG": "0",
-        # One load generator on one address is not the crowd the limits are for.
-        "READ_RATE_LIMIT": "100000000 per minute",
-        "WRITE_RATE_LIMIT": "100000000 per minute",
-        # A moving window keeps a timestamp per request: at millions a minute from one client
-        # each count would cost O(n). Real clients' 600 a minute cost the same either way.
-        "RATELIMIT_STRATEGY": "sliding-window-counter",
-    }
+def measure(
+    size: int, database_url: str | None, rows_of: Callable[[rows.Target], rows.Rows]
+) -> dict[str, Any]:
+    """Seed `size` recipes, serve them, run `rows_of` against the server, stop it."""
+    log(f"seeding {size:,} recipes")
+    instance, env, seeding = seeded_instance(size, database_url)
+    try:
+        server = serve_potluck(env)
+        try:
+            measured = rows_of(rows.Target(server.port, env, instance))
+            peaks = server.worker_peak_rss_mib()
+        finally:
+            server.stop()
+    finally:
+        shutil.rmtree(instance, ignore_errors=True)
+    return {"rows": measured, "seed_seconds": round(seeding, 1), "worker_peak_rss_mib": peaks}
 
 
-def run(command: list[str], env: dict[str, str], answers: str | None = None) -> str:
-    done = subprocess.run(
-        command, env=env, input=answers, capture_output=True, text=True, check=True
-    )
-    return done.stdout
+def _section(sizes: list[int]) -> dict[str, Any]:
+    return {"sizes": sizes, "by_size": {}, "seed_seconds": {}, "worker_peak_rss_mib": {}}
 
 
-class Server:
-    """A server process group on a free loopback port, stopped by its PID."""
-
-    def __init__(self, command: list[str], env: dict[str, str], port: int) -> None:
-        self.port = port
-        self.process = subprocess.Popen(
-            command,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"{command[0]} did not start listening on {port}")
-
-    def worker_peak_rss_mib(self) -> list[float]:
-        """VmHWM of each worker (the children of the server process)."""
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        peaks = []
-        for pid in children.read_text().split():
-            status = Path(f"/proc/{pid}/status").read_text()
-            kib = int(re.search(r"VmHWM:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
-            peaks.append(round(kib / 1024, 1))
-        return peaks
-
-    def stop(self) -> None:
-        os.killpg(self.process.pid, signal.SIGTERM)
-        self.process.wait(timeout=30)
+def _add(section: dict[str, Any], size: int, measured: dict[str, Any]) -> None:
+    section["by_size"][str(size)] = measured["rows"]
+    section["seed_seconds"][str(size)] = measured["seed_seconds"]
+    section["worker_peak_rss_mib"][str(size)] = measured["worker_peak_rss_mib"]
 
 
-def wrk(
-    url: str,
-    *,
-    script: str | None = None,
-    headers: dict[str, str] | None = None,
-    env: dict[str, str] | None = None,
-    connections: int = CONNECTIONS,
-) -> dict[str, float]:
-    lua = (BENCH / "lua" / "report.lua").read_text()
-    if script:
-        lua = (BENCH / "lua" / script).read_text() + "\n" + lua
-        if script.startswith("search_"):
-            lua = (BENCH / "lua" / "search_words.lua").read_text() + "\n" + lua
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
-        file.write(lua)
-    threads = min(2, connections)
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{SECONDS}s", "-s", file.name]
-    for name, value in (headers or {}).items():
-        command += ["-H", f"{name}: {value}"]
-    output = run([*command, url], env or dict(os.environ))
-    os.unlink(file.name)
-    match = _FIGURES.search(output)
-    if match is None:
-        raise RuntimeError(f"wrk gave no figures:\n{output}")
-    figures = {k: int(v) for k, v in (pair.split("=") for pair in match.group(1).split())}
-    return {
-        "requests_per_s": round(figures["requests"] / (figures["duration_us"] / 1e6), 1),
-        "p50_ms": figures["p50_us"] / 1000,
-        "p99_ms": figures["p99_us"] / 1000,
-        "errors": figures["errors"],
-    }
+def sqlite_pass() -> dict[str, Any]:
+    section = _section(SIZES)
+    for index, size in enumerate(SIZES):
+        rows_of = functools.partial(rows.sqlite_rows, rng=random.Random(size), every_row=index == 0)
+        _add(section, size, measure(size, None, rows_of))
+    return section
 
 
-def api(
-    port: int, path: str, body: dict[str, Any] | None = None, headers: dict[str, str] | None = None
-) -> tuple[Any, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/api/v1{path}",
-        data=data,
-        headers={"Content-Type": "application/json", **(headers or {})},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-        raw = response.read()
-        return response.headers, json.loads(raw) if raw else None
+def postgres_pass() -> dict[str, Any]:
+    """Each size in a child run under scripts/with-postgres.sh, which starts a throwaway
+    server, exports TEST_DATABASE_URL, and stops the server when the child ends."""
+    if os.environ.get("BENCH_POSTGRES", "1") != "1":
+        return {"status": "BENCH_POSTGRES is not 1"}
+    section = _section(PG_SIZES)
+    for size in PG_SIZES:
+        with tempfile.TemporaryDirectory(prefix="potluck-bench-pg-") as folder:
+            out = Path(folder) / "pass.json"
+            command = [str(WITH_POSTGRES), sys.executable, __file__, "--postgres", str(size)]
+            done = subprocess.run([*command, "--out", str(out)], check=False)
+            if done.returncode != 0:
+                section["status"] = f"the pass at {size:,} recipes failed (exit {done.returncode})"
+                break
+            if not out.exists():
+                section["status"] = "scripts/with-postgres.sh could not start PostgreSQL"
+                break
+            _add(section, size, json.loads(out.read_text()))
+    if "status" in section:
+        log(f"PostgreSQL: {section['status']}")
+    return section
 
 
-def seeded_instance(size: int) -> tuple[Path, dict[str, str], float]:
-    instance = Path(tempfile.mkdtemp(prefix=f"potluck-bench-{size}-"))
-    env = environment(instance)
-    run([str(BIN / "potluck"), "setup"], env)
-    started = time.perf_counter()
-    run([str(BIN / "potluck"), "seed", "--recipes", str(size), "--users", "200"], env)
-    seeding = time.perf_counter() - started
-    # A confirmed account to write with (registration through the API waits for a mail).
-    account = [str(BIN / "potluck"), "user", "create", "bencher", "bench@example.com"]
-    run(account, env, answers=f"{PASSWORD}\n{PASSWORD}\n")
-    return instance, env, seeding
+def postgres_child(size: int, out: Path) -> None:
+    database_url = os.environ["TEST_DATABASE_URL"]
+    rng = random.Random(size)
+    measured = measure(size, database_url, lambda t: rows.postgres_rows(t, rng))
+    out.write_text(json.dumps(measured))
 
 
-def potluck_scenarios(port: int, env: dict[str, str]) -> dict[str, dict[str, float]]:
-    base = f"http://127.0.0.1:{port}/api/v1"
-    _, tokens = api(port, "/tokens", {"username": "bencher", "password": PASSWORD})
-    auth = {"Authorization": f"Bearer {tokens['access_token']}"}
-    _, listing = api(port, "/recipes?per_page=1")
-    one = listing["data"][0]["id"]
-    etag_headers, _ = api(port, f"/recipes/{one}")
-    mine = [api(port, "/recipes", {"name": f"Bench target {n}"}, auth)[1]["id"] for n in range(500)]
-    env = {
-        **env,
-        "BENCH_TOKEN": tokens["access_token"],
-        "BENCH_RECIPE_IDS": ",".join(map(str, mine)),
-    }
-    return {
-        "GET one recipe": wrk(f"{base}/recipes/{one}"),
-        "GET first list page": wrk(f"{base}/recipes"),
-        "search": wrk(f"{base}/recipes?q=chicken"),
-        "304 revalidation": wrk(
-            f"{base}/recipes/{one}", headers={"If-None-Match": etag_headers["ETag"]}
-        ),
-        "create": wrk(f"{base}/recipes", script="post_recipe.lua", env=env),
-        "update": wrk(f"{base}/recipes", script="patch_recipe.lua", env=env),
-    }
-
-
-def serve_potluck(env: dict[str, str]) -> Server:
-    port = free_port()
-    command = [str(BIN / "potluck"), "serve", "--port", str(port), "--workers", str(WORKERS)]
-    return Server(command, env, port)
-
-
-def serve_hello() -> Server:
-    port = free_port()
-    command = [
-        str(BIN / "granian"),
-        "--interface",
-        "wsgi",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(WORKERS),
-        "--blocking-threads",
-        "1",
-        "--no-ws",
-        "hello:app",
-    ]
-    return Server(command, {**os.environ, "PYTHONPATH": str(BENCH)}, port)
-
-
-def ratio(figures: dict[str, float], ceiling: dict[str, float]) -> float:
-    return round(figures["requests_per_s"] / ceiling["requests_per_s"], 2)
-
-
-def write_report(report: dict[str, Any]) -> Path:
-    RESULTS.mkdir(exist_ok=True)
-    stem = RESULTS / datetime.now(UTC).strftime("%Y-%m-%d")
-    stem.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    ceiling = report["ceiling"]
-    lines = [
-        f"# Potluck benchmark, {report['date']}",
-        "",
-        f"{report['machine']}; wrk, {CONNECTIONS} connections, {SECONDS} s a row; granian WSGI, "
-        f"{WORKERS} workers, 1 blocking thread each; SQLite (WAL); "
-        f"{report['sizes'][0]:,} recipes.",
-        "",
-        "| scenario | requests/s | ratio to hello | p50 ms | p99 ms | errors |",
-        "|---|---:|---:|---:|---:|---:|",
-        f"| hello-world ceiling | {ceiling['requests_per_s']:,.0f} | 1.00 | "
-        f"{ceiling['p50_ms']:.2f} | {ceiling['p99_ms']:.2f} | {ceiling['errors']} |",
-    ]
-    for name, row in report["scenarios"].items():
-        lines.append(
-            f"| {name} | {row['requests_per_s']:,.0f} | {row['ratio']:.2f} | "
-            f"{row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {row['errors']} |"
-        )
-    lines += [
-        "",
-        f"Peak RSS per worker: {report['worker_peak_rss_mib']} MiB.",
-        "",
-        "| latency at size | "
-        + " | ".join(f"{s:,} recipes p50 / p99 ms" for s in report["sizes"])
-        + " |",
-        "|---|" + "---:|" * len(report["sizes"]),
-    ]
-    for name in report["by_size"][str(report["sizes"][0])]:
-        cells = [
-            f"{report['by_size'][str(s)][name]['p50_ms']:.2f} / "
-            f"{report['by_size'][str(s)][name]['p99_ms']:.2f}"
-            for s in report["sizes"]
-        ]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += ["", *target_lines(report)]
-    lines += [
-        "",
-        "Seeding: "
-        + ", ".join(
-            f"{s:,} recipes in {report['seed_seconds'][str(s)]:.0f} s" for s in report["sizes"]
-        ),
-    ]
-    stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    chart(report, stem.with_suffix(".png"))
-    return stem.with_suffix(".md")
-
-
-def target_lines(report: dict[str, Any]) -> list[str]:
-    """The issue's targets, each with the figure that meets it or misses it."""
-    scenarios = report["scenarios"]
-    small, large = (str(size) for size in (report["sizes"][0], report["sizes"][-1]))
-    rows = [
-        ("GET one recipe ≥ 0.50 of the ceiling", scenarios["GET one recipe"]["ratio"], 0.5, True),
-        ("304 revalidation ≥ 0.70", scenarios["304 revalidation"]["ratio"], 0.7, True),
-        ("first list page ≥ 0.30", scenarios["GET first list page"]["ratio"], 0.3, True),
-        (
-            f"search p99 ≤ 50 ms at {int(large):,} recipes, 50 connections",
-            report["by_size"][large]["search, varied"]["p99_ms"],
-            50.0,
-            False,
-        ),
-        (
-            f"search p99 ≤ 50 ms at {int(large):,} recipes, every cache missed, 1 connection",
-            report["by_size"][large]["search, cache miss, 1 connection"]["p99_ms"],
-            50.0,
-            False,
-        ),
-    ]
-    for name in report["by_size"][small]:
-        for percentile in ("p50_ms", "p99_ms"):
-            before = report["by_size"][small][name][percentile]
-            after = report["by_size"][large][name][percentile]
-            rows.append(
-                (
-                    f"{name} {percentile[:3]} at {int(large):,} ≤ 2 x at {int(small):,}",
-                    round(after / before, 2) if before else 0.0,
-                    2.0,
-                    False,
-                )
-            )
-    lines = ["| target | measured | met |", "|---|---:|:---:|"]
-    for target, measured, bound, at_least in rows:
-        met = measured >= bound if at_least else measured <= bound
-        lines.append(f"| {target} | {measured:g} | {'yes' if met else 'no'} |")
-    return lines
-
-
-def chart(report: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = list(report["scenarios"])
-    ratios = [report["scenarios"][name]["ratio"] for name in names]
-    figure, axes = plt.subplots(figsize=(8, 4))
-    axes.barh(names[::-1], ratios[::-1], color="#b4461f")
-    axes.axvline(1.0, color="#2b2118", linewidth=1)
-    axes.set_xlabel("requests/s as a fraction of the hello-world ceiling")
-    axes.set_title(f"Potluck, {report['date']}")
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
+def results_stem(now: datetime) -> Path:
+    name = os.environ.get("BENCH_NAME") or now.strftime("%Y-%m-%d")
+    if "BENCH_NAME" not in os.environ and (SECONDS < 10 or SIZES != [10000, 1000000]):
+        name += "-smoke"
+    stem = RESULTS / name
+    if stem.with_suffix(".md").exists():
+        stem = RESULTS / f"{name}-{now.strftime('%H%M')}"
+    return stem
 
 
 def main() -> None:
-    hello = serve_hello()
-    try:
-        ceiling = wrk(f"http://127.0.0.1:{hello.port}/")
-    finally:
-        hello.stop()
-    report: dict[str, Any] = {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    now = datetime.now(UTC)
+    results: dict[str, Any] = {
+        "date": now.strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{os.cpu_count()} cores",
-        "sizes": SIZES,
-        "ceiling": ceiling,
-        "scenarios": {},
-        "by_size": {},
-        "seed_seconds": {},
+        "settings": report.settings(),
+        "load_average": {"start": round(os.getloadavg()[0], 2)},
+        "ceilings": ceilings(),
     }
-    for index, size in enumerate(SIZES):
-        instance, env, seeding = seeded_instance(size)
-        report["seed_seconds"][str(size)] = round(seeding, 1)
-        server = serve_potluck(env)
-        try:
-            base = f"http://127.0.0.1:{server.port}/api/v1"
-            if index == 0:
-                scenarios = potluck_scenarios(server.port, env)
-                scenarios["search, 500 varied queries"] = wrk(
-                    f"{base}/recipes", script="search_varied.lua"
-                )
-                for figures in scenarios.values():
-                    figures["ratio"] = ratio(figures, ceiling)
-                report["scenarios"] = scenarios
-                report["worker_peak_rss_mib"] = server.worker_peak_rss_mib()
-            _, listing = api(server.port, "/recipes?per_page=1")
-            report["by_size"][str(size)] = {
-                "detail": wrk(f"{base}/recipes/{listing['data'][0]['id']}"),
-                "list": wrk(f"{base}/recipes"),
-                "search, varied": wrk(f"{base}/recipes", script="search_varied.lua"),
-                "search, cache miss, 1 connection": wrk(
-                    f"{base}/recipes", script="search_misses.lua", connections=1
-                ),
-            }
-        finally:
-            server.stop()
-            shutil.rmtree(instance, ignore_errors=True)
-    print(write_report(report).read_text())
+    results["sqlite"] = sqlite_pass()
+    results["postgresql"] = postgres_pass()
+    # Measured again at the end: how far the machine's speed moved during the run.
+    results["ceilings_at_end"] = ceilings()
+    results["load_average"]["end"] = round(os.getloadavg()[0], 2)
+    for key in report.DATABASES:
+        for measured in results[key].get("by_size", {}).values():
+            report.add_ratios(measured, results["ceilings"])
+    print(report.write(results, results_stem(now)).read_text())
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--postgres", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.postgres is not None:
+        postgres_child(arguments.postgres, arguments.out)
+    else:
+        main()

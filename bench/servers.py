@@ -1,0 +1,149 @@
+"""The servers the benchmark drives: Potluck as in production (`potluck serve`) on a seeded
+database, and the two ceilings (bench/hello.py, bench/bare.py) on the same granian settings.
+Each is a process group on a free loopback port, stopped by its PID."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+WORKERS = int(os.environ.get("BENCH_WORKERS", 2))
+USERNAME = "bencher"
+PASSWORD = "benchmark passphrase"  # noqa: S105 - a throwaway account on a throwaway database
+UNLIMITED = "100000000 per minute"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def environment(instance: Path, database_url: str | None = None) -> dict[str, str]:
+    return {
+        **os.environ,
+        "POTLUCK_ENV": "production",
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "DATABASE_URL": database_url or f"sqlite:///{instance / 'bench.db'}",
+        "POTLUCK_INSTANCE_PATH": str(instance),
+        "ACCESS_LOG": "0",
+        # One load generator on one address is not the crowd the limits are for.
+        "READ_RATE_LIMIT": UNLIMITED,
+        "WRITE_RATE_LIMIT": UNLIMITED,
+        "LOGIN_RATE_LIMIT": UNLIMITED,
+        # A moving window keeps a timestamp per request: at millions a minute from one client
+        # each count would cost O(n). Real clients' 600 a minute cost the same either way.
+        "RATELIMIT_STRATEGY": "sliding-window-counter",
+    }
+
+
+def run(command: list[str], env: dict[str, str], answers: str | None = None) -> str:
+    done = subprocess.run(
+        command, env=env, input=answers, capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+class Server:
+    """A server process group on a free loopback port, stopped by its PID."""
+
+    def __init__(self, command: list[str], env: dict[str, str], port: int) -> None:
+        self.port = port
+        self.process = subprocess.Popen(
+            command,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{command[0]} exited with {self.process.returncode}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"{command[0]} did not start listening on {port}")
+
+    def worker_peak_rss_mib(self) -> list[float]:
+        """VmHWM of each worker (the children of the server process)."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        peaks = []
+        for pid in children.read_text().split():
+            status = Path(f"/proc/{pid}/status").read_text()
+            kib = int(re.search(r"VmHWM:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
+            peaks.append(round(kib / 1024, 1))
+        return peaks
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            # Still working through requests a load left queued: they are not wanted.
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
+
+
+def seeded_instance(
+    size: int, database_url: str | None = None
+) -> tuple[Path, dict[str, str], float]:
+    """A fresh instance folder and database of `size` published recipes by 200 authors, and a
+    confirmed account to sign in and write with; the seconds the seeding took."""
+    instance = Path(tempfile.mkdtemp(prefix=f"potluck-bench-{size}-"))
+    env = environment(instance, database_url)
+    try:
+        run([str(BIN / "potluck"), "setup"], env)
+        started = time.perf_counter()
+        run([str(BIN / "potluck"), "seed", "--recipes", str(size), "--users", "200"], env)
+        seeding = time.perf_counter() - started
+        # Registration through the API waits for a mail; the command confirms at once.
+        account = [str(BIN / "potluck"), "user", "create", USERNAME, "bench@example.com"]
+        run(account, env, answers=f"{PASSWORD}\n{PASSWORD}\n")
+    except BaseException:
+        shutil.rmtree(instance, ignore_errors=True)
+        raise
+    return instance, env, seeding
+
+
+def serve_potluck(env: dict[str, str]) -> Server:
+    port = free_port()
+    command = [str(BIN / "potluck"), "serve", "--port", str(port), "--workers", str(WORKERS)]
+    return Server(command, env, port)
+
+
+def serve_ceiling(module: str) -> Server:
+    """bench/<module>.py's `app` on the settings `potluck serve` uses (cli/__init__.py)."""
+    port = free_port()
+    command = [
+        str(BIN / "granian"),
+        "--interface",
+        "wsgi",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(WORKERS),
+        "--blocking-threads",
+        "1",
+        "--no-ws",
+        f"{module}:app",
+    ]
+    return Server(command, {**os.environ, "PYTHONPATH": str(BENCH)}, port)
