@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from conftest import RECIPE
+from flask import Flask
 from flask.testing import FlaskClient
 
 PROBLEM = "application/problem+json"
@@ -233,3 +234,17 @@ def test_fields_a_client_may_not_set_are_rejected_in_accounts(
     assert response.status_code == 400
     assert field in response.json["errors"]
     assert client.get("/api/v1/users/eve").status_code == 404
+
+
+def test_each_request_is_its_own_caller_even_under_one_app_context(
+    app: Flask,
+    client: FlaskClient,
+    auth_headers: dict[str, str],
+    other_headers: dict[str, str],
+) -> None:
+    # The caller is checked once a request and kept for it; a held app context (a test's, a
+    # command's) must not carry one request's caller into the next.
+    with app.app_context():
+        assert client.get("/api/v1/me", headers=auth_headers).json["username"] == "alice"
+        assert client.get("/api/v1/me", headers=other_headers).json["username"] == "bob"
+        assert client.get("/api/v1/me").status_code == 401

@@ -373,3 +373,20 @@ def test_racing_patches_without_if_match_keep_one_whole_answer(
     final = client.get(url)
     assert final.json in [r.json for r in responses if r.status_code == 200]
     assert final.json["name"] in names
+
+
+def test_a_recipe_made_where_a_deleted_one_was_never_matches_its_etag(
+    client: FlaskClient,
+    auth_headers: dict[str, str],
+    make_recipe: Callable[..., dict[str, Any]],
+) -> None:
+    # SQLite gives a new row the id of a deleted last one; the new recipe starts at the same
+    # version, so a client's copy of the old one must not be confirmed as current.
+    old = make_recipe(auth_headers, name="Old Soup")
+    etag = client.get(f"/api/v1/recipes/{old['id']}").headers["ETag"]
+    assert client.delete(f"/api/v1/recipes/{old['id']}", headers=auth_headers).status_code == 204
+    new = make_recipe(auth_headers, name="New Soup")
+    response = client.get(f"/api/v1/recipes/{new['id']}", headers={"If-None-Match": etag})
+    assert response.status_code == 200
+    assert response.json["name"] == "New Soup"
+    assert response.headers["ETag"] != etag

@@ -18,9 +18,13 @@ def _request_imports(module: Path) -> list[str]:
     for node in ast.walk(ast.parse(module.read_text())):
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("flask"):
             found += [f"{node.module}.{a.name}" for a in node.names if a.name == "request"]
-        elif isinstance(node, ast.Attribute) and node.attr == "request":
-            if isinstance(node.value, ast.Name) and node.value.id == "flask":
-                found.append("flask.request")
+        elif (
+            isinstance(node, ast.Attribute)
+            and node.attr == "request"
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "flask"
+        ):
+            found.append("flask.request")
     return found
 
 

@@ -258,7 +258,8 @@ def test_smtp_login_with_the_configured_account(app: Flask, client: FlaskClient)
 def test_concurrent_senders_deliver_each_mail_exactly_once(
     app: Flask, client: FlaskClient, smtp_server: SMTPServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("potluck.services.outbox.BATCH", 2)  # many small rounds, so claims interleave
+    # Many small rounds, so claims interleave.
+    monkeypatch.setattr("potluck.services.outbox.BATCH", 2)
     names = [f"cook{n}" for n in range(12)]
     for name in names:
         body = {"username": name, "email": f"{name}@example.com", "password": PASSWORD}

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from conftest import RECIPE, Answer, LiveServer, StubServer, page_of, tiny_png
 
-from potluck_client import Client, RetryPolicy, TokenPair, Unavailable
+from potluck_client import Client, RetryPolicy, TokenPair
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "clients.md"
 EXAMPLE = re.compile(r"<!-- test: ([\w-]+) -->\n```python\n(.*?)```", re.DOTALL)
@@ -68,10 +68,10 @@ def run_example(
 ) -> Callable[..., dict[str, Any]]:
     monkeypatch.chdir(tmp_path)
 
-    def run(code: str, base_url: str, credential: str = api_key) -> dict[str, Any]:
+    def run(code: str, base_url: str) -> dict[str, Any]:
         names: dict[str, Any] = {
             "BASE_URL": base_url,
-            "API_KEY": credential,
+            "API_KEY": api_key,
             "RECIPE_ID": published.docs_recipe_id,  # type: ignore[attr-defined]
         }
         exec(compile(code, str(DOC), "exec"), names)  # noqa: S102 - our own documentation
@@ -126,20 +126,10 @@ def test_example_runs_against_the_live_server(
     live_server: LiveServer,
     published: Client,
 ) -> None:
-    # The server answers 503 to every POST that carries both an API key and an
-    # Idempotency-Key (test_a_post_with_an_api_key_and_an_idempotency_key below), so the
-    # create examples run with the other bearer credential, an access token, until it is fixed.
-    credential = published.session.token if task == "create" else None
-    names = run_example(code, live_server.url, **({"credential": credential} if credential else {}))
+    names = run_example(code, live_server.url)
     check(task, names, live_server, published)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=Unavailable,
-    reason="Server bug: with an API key, the key's last-use UPDATE runs in a connection of "
-    "its own while the Idempotency-Key row holds SQLite's write lock: 503 after 5 s, always",
-)
 def test_a_post_with_an_api_key_and_an_idempotency_key(
     live_server: LiveServer, api_key: str
 ) -> None:

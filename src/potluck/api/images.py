@@ -19,7 +19,7 @@ from potluck.domain.database import db
 from potluck.domain.images import OUTPUT_CONTENT_TYPE
 from potluck.domain.models import StoredImage, User
 from potluck.domain.recipes import readable_recipe, writable_recipe
-from potluck.domain.transactions import commit
+from potluck.domain.transactions import after_commit, commit
 from potluck.http.auth import current_user, current_user_or_none
 from potluck.http.conditional import request_preconditions
 from potluck.http.errors import abort
@@ -128,7 +128,7 @@ class RecipeCoverImage(MethodView):
         image = uploaded_image("cover")
         previous = recipe.cover_hash
         save_image(image, lambda: set_cover(recipe, image.hash))
-        release_images([previous])
+        after_commit(lambda: release_images([previous]))
         return _saved(image, previous)
 
     @blp.auth_required()
@@ -142,7 +142,7 @@ class RecipeCoverImage(MethodView):
             abort(404, "This recipe has no cover to remove.")
         set_cover(recipe, None)
         commit()
-        release_images([previous])
+        after_commit(lambda: release_images([previous]))
 
 
 @blp.route("/me/avatar")
@@ -166,7 +166,7 @@ class MyAvatar(MethodView):
         image = uploaded_image("avatar")
         previous = user.avatar_hash
         save_image(image, lambda: set_avatar(user, image.hash))
-        release_images([previous])
+        after_commit(lambda: release_images([previous]))
         return _saved(image, previous)
 
     @blp.auth_required()
@@ -180,7 +180,7 @@ class MyAvatar(MethodView):
             abort(404, "You have no avatar to remove.")
         set_avatar(user, None)
         commit()
-        release_images([previous])
+        after_commit(lambda: release_images([previous]))
 
 
 def _chunks(storage: MediaStorage, name: str) -> Iterator[bytes]:

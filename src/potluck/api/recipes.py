@@ -14,13 +14,14 @@ from potluck.domain.models import Recipe, User
 from potluck.domain.recipes import (
     RECIPE_DEFAULTS,
     RecipeVersion,
+    create_recipe,
     readable_recipe,
     readable_version,
     set_published,
     writable_recipe,
     write_fields,
 )
-from potluck.domain.transactions import commit
+from potluck.domain.transactions import after_commit, commit
 from potluck.http.auth import current_user, current_user_or_none
 from potluck.http.cache import cache_status, cached_answer
 from potluck.http.conditional import (
@@ -115,9 +116,7 @@ class Recipes(MethodView):
     @blp.response(201, RecipeOutputSchema, headers={"Location": {"schema": {"type": "string"}}})
     def post(self, data: dict[str, Any]) -> tuple[Recipe, int, dict[str, str]]:
         """Write a recipe (a draft until published)"""
-        recipe = Recipe(author=current_user)
-        db.session.add(recipe)
-        write_fields(recipe, data)
+        recipe = create_recipe(current_user, data)
         commit()
         _, _, headers = _written(recipe)
         return recipe, 201, {**headers, "Location": url_for(".RecipeItem", recipe_id=recipe.id)}
@@ -171,7 +170,7 @@ class RecipeItem(MethodView):
         cover = recipe.cover_hash
         db.session.delete(recipe)
         commit()
-        release_images([cover])
+        after_commit(lambda: release_images([cover]))
 
 
 @blp.route("/recipes/<int:recipe_id>/publish")

@@ -68,13 +68,13 @@ def create_app(
     hot_reads.init_app(app)  # inside TrustedProxies (proxies.init_app), so it sees real clients
     headers.init_app(app)
     cache.init_app(app)
-    idempotency.init_app(app)
     proxies.init_app(app)
     storage.init_app(app)
     auth.init_app(app)
     api_keys.init_app(app)
     limits.init_app(app)
     outbox.init_app(app)
+    idempotency.init_app(app)  # after the limits: a refused request stores nothing
     persistence.init_app(app)
     api.init_app(app)
 

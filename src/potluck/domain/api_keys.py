@@ -8,7 +8,7 @@ import secrets
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import lazyload
+from sqlalchemy.orm import joinedload
 
 from potluck.domain.database import db
 from potluck.domain.models import ApiKey, User, utcnow
@@ -44,7 +44,7 @@ def find_api_key(secret: str) -> tuple[ApiKey, User] | None:
         select(ApiKey, User)
         .join(User, ApiKey.user_id == User.id)
         .where(ApiKey.key_hash == hash_api_key(secret))
-        .options(lazyload(User.avatar_image))
+        .options(joinedload(User.avatar_image))
     ).first()
     return None if row is None else (row[0], row[1])
 

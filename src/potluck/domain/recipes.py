@@ -93,8 +93,11 @@ class RecipeVersion:
 
     @property
     def etag(self) -> str:
-        # The recipe's and its author's versions: either changes the representation.
-        return f'"r{self.id}.{self.version}.{self.author_version}"'
+        # The recipe's and its author's versions: either changes the representation. The
+        # update instant too: SQLite reuses a deleted recipe's id, and a new recipe there
+        # starts at the same version, so the id and versions alone could name both.
+        written = int(self.updated_at.timestamp() * 1_000_000)
+        return f'"r{self.id}.{self.version}.{self.author_version}.{written:x}"'
 
     @property
     def last_modified(self) -> datetime:
@@ -131,14 +134,24 @@ def _readable(found: Readable | None, recipe_id: int, viewer: User | None) -> Re
     return found
 
 
+def create_recipe(author: User, data: dict[str, Any]) -> Recipe:
+    """A new draft of `author` with validated fields, added to the session."""
+    recipe = Recipe(author=author, cover_image=None)  # known to have no cover: no lookup
+    db.session.add(recipe)
+    write_fields(recipe, data)
+    return recipe
+
+
 def write_fields(recipe: Recipe, data: dict[str, Any]) -> None:
-    """Apply validated fields; the row is always touched so its version moves on."""
-    for field, value in data.items():
-        if field == "tags":
-            recipe.tag_objects = tags_named(value)
-        else:
-            setattr(recipe, field, value)
-    recipe.updated_at = utcnow()
+    """Apply validated fields; the row is always touched so its version moves on. Nothing is
+    flushed meanwhile (looking up tags would), so the row is written once, whole."""
+    with db.session.no_autoflush:
+        for field, value in data.items():
+            if field == "tags":
+                recipe.tag_objects = tags_named(value)
+            else:
+                setattr(recipe, field, value)
+        recipe.updated_at = utcnow()
 
 
 def set_published(recipe: Recipe, published: bool) -> None:

@@ -1,9 +1,20 @@
-"""Committing the one transaction of a request (or a command), with unique-constraint races
-and lost optimistic-locking races turned into the domain's errors."""
+"""The one transaction of a request (or a command): ending the work with unique-constraint
+and optimistic-locking races turned into the domain's errors, and what to do once the
+transaction commits or rolls back (files written or released beside the rows).
+
+Within a request the HTTP layer defers the commit (`defer_commits`): `commit()` then flushes,
+so conflicts still surface where the work is done, and the request's end commits once, with
+the request's idempotency record in the same transaction."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from potluck.domain.database import db
@@ -24,10 +35,69 @@ _CONFLICTS: dict[str, _Refusal] = {
 }
 
 
+_DEFERRED = "potluck.commit_deferred"
+_AFTER_COMMIT = "potluck.after_commit"
+_ON_ROLLBACK = "potluck.on_rollback"
+_PENDING = "potluck.commit_pending"
+
+
+def defer_commits(deferred: bool) -> None:
+    """While deferred, `commit()` only flushes; `commit_now()` ends the transaction."""
+    db.session.info[_DEFERRED] = deferred
+
+
 def commit() -> None:
-    """Commit, or roll back and raise the error the lost race deserves."""
-    try:
+    """End a piece of work: commit (or, deferred, flush), or roll back and raise the error
+    the lost race deserves."""
+    with _as_domain_errors():
+        if db.session.info.get(_DEFERRED):
+            db.session.flush()
+            db.session.info[_PENDING] = True
+            return
         db.session.commit()
+    _run_after_commit()
+
+
+def has_deferred_work() -> bool:
+    return bool(db.session.info.get(_PENDING))
+
+
+def commit_now() -> None:
+    """Commit the transaction, deferred or not."""
+    with _as_domain_errors():
+        db.session.commit()
+    _run_after_commit()
+
+
+def after_commit(action: Callable[[], Any]) -> None:
+    """Run `action` once the transaction has committed (it may use the database)."""
+    db.session.info.setdefault(_AFTER_COMMIT, []).append(action)
+
+
+def on_rollback(action: Callable[[], Any]) -> None:
+    """Run `action` if the transaction rolls back instead (it must not use the database)."""
+    db.session.info.setdefault(_ON_ROLLBACK, []).append(action)
+
+
+def _run_after_commit() -> None:
+    db.session.info.pop(_PENDING, None)
+    db.session.info.pop(_ON_ROLLBACK, None)
+    for action in db.session.info.pop(_AFTER_COMMIT, []):
+        action()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _run_on_rollback(session: Session, previous_transaction: Any) -> None:
+    session.info.pop(_PENDING, None)
+    session.info.pop(_AFTER_COMMIT, None)
+    for action in session.info.pop(_ON_ROLLBACK, []):
+        action()
+
+
+@contextlib.contextmanager
+def _as_domain_errors() -> Iterator[None]:
+    try:
+        yield
     except StaleDataError:
         # Another request changed the row between our read and our versioned UPDATE.
         db.session.rollback()

@@ -14,7 +14,7 @@ import jwt as pyjwt
 from flask import Flask, current_app, g, request
 from flask_jwt_extended import JWTManager, create_access_token, create_refresh_token, decode_token
 from sqlalchemy import select
-from sqlalchemy.orm import lazyload
+from sqlalchemy.orm import joinedload
 from werkzeug.local import LocalProxy
 
 from potluck.domain.api_keys import KEY_PREFIX, find_api_key, key_refusal
@@ -104,7 +104,7 @@ def _token_identity(token: str) -> Identity | Refusal:
     row = db.session.execute(
         select(User, select(RevokedToken.jti).where(RevokedToken.jti == claims["jti"]).exists())
         .where(User.id == int(claims["sub"]))
-        .options(lazyload(User.avatar_image))
+        .options(joinedload(User.avatar_image))  # every answer showing the author needs it
     ).first()
     if row is None or not row[0].is_active:
         return Refusal("The account behind this token no longer exists or is disabled.")
@@ -195,5 +195,13 @@ def revoke_current_token() -> None:
     revoke_token_claims(current_claims())
 
 
+def _forget_the_last_caller() -> None:
+    # g outlives a request when an app context is held around several (a test's, a CLI's).
+    g.pop("identity", None)
+    g.pop("authenticated", None)
+
+
 def init_app(app: Flask) -> None:
-    del app  # JWTManager is bound in create_app; identities are resolved per request here
+    """Before the rate limiter, which asks who the caller is (JWTManager is bound in
+    create_app)."""
+    app.before_request(_forget_the_last_caller)

@@ -1,15 +1,19 @@
-"""`Idempotency-Key` on POST: a retried request gets the first answer, never a second write.
+"""One transaction per request, and `Idempotency-Key` on POST: a retried request gets the
+first answer, never a second write.
 
-The key's row is inserted in the request's own transaction, so it commits with the write
-it guards and a concurrent retry waits on the database, then replays. Rows live
-IDEMPOTENCY_KEY_SECONDS (a day); services/housekeeping.py deletes them after that."""
+Views end their work with `commit()`, which flushes while a request runs (conflicts surface
+there); the request's end commits once. A POST with a key is looked up after the caller is
+authenticated and counted by the rate limits; its answer is stored in the same transaction
+as the write it answers, so the two commit together or not at all. Two racing twins both
+run; the database's primary key lets one commit, and the other rolls back and replays the
+winner's answer. Rows live IDEMPOTENCY_KEY_SECONDS, a day (`potluck purge` removes older ones)."""
 
 from __future__ import annotations
 
 import hashlib
 import re
-import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -17,8 +21,11 @@ from flask import Flask, Response, current_app, g, request
 from sqlalchemy.exc import IntegrityError
 
 from potluck.domain.database import db
+from potluck.domain.errors import DomainError
 from potluck.domain.models import IdempotencyKey, utcnow
-from potluck.http.errors import abort
+from potluck.domain.transactions import commit_now, defer_commits, has_deferred_work
+from potluck.http.auth import Identity, request_identity
+from potluck.http.errors import abort, handle_domain_error
 from potluck.http.headers import view_attribute
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -26,7 +33,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 HEADER = "Idempotency-Key"
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 _REPLAYED_HEADERS = ("Location", "ETag", "Last-Modified", "Link", "Cache-Control")
-_WAIT_SECONDS = 5.0
 
 
 def never_replayed(view: F) -> F:
@@ -35,11 +41,18 @@ def never_replayed(view: F) -> F:
     return view
 
 
-def _scope() -> str:
-    # Keys belong to the credentials that sent them: nobody else can replay an answer.
-    authorization = request.headers.get("Authorization", "")
-    digest = hashlib.sha256(authorization.encode()).hexdigest()[:32]
-    return f"auth:{digest}" if authorization else "anonymous"
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    scope: str
+    key: str
+    fingerprint: str
+    expired: IdempotencyKey | None = None  # a row past its lifetime, to be replaced
+
+
+def _scope(identity: Identity | None) -> str:
+    # Keys belong to whoever sent them (an account or an API key), however the credential
+    # was spelled: a refreshed token keeps its keys, and nobody else can replay an answer.
+    return identity.rate_limit_key if identity else "anonymous"
 
 
 def _fingerprint() -> str:
@@ -48,82 +61,98 @@ def _fingerprint() -> str:
     return digest.hexdigest()
 
 
-def _stored(scope: str, key: str) -> IdempotencyKey | None:
-    row = db.session.get(IdempotencyKey, (scope, key), populate_existing=True)
+def _stored(claim: _Claim) -> IdempotencyKey | None:
+    return db.session.get(IdempotencyKey, (claim.scope, claim.key))
+
+
+def _fresh(row: IdempotencyKey | None) -> bool:
     lifetime = timedelta(seconds=current_app.config["IDEMPOTENCY_KEY_SECONDS"])
-    if row is not None and row.created_at < utcnow() - lifetime:
-        db.session.delete(row)
-        db.session.commit()
-        return None
-    return row
+    return row is not None and row.created_at >= utcnow() - lifetime
 
 
-def _replay(row: IdempotencyKey, fingerprint: str) -> Response:
-    if row.fingerprint != fingerprint:
+def _replay(row: IdempotencyKey, claim: _Claim) -> Response:
+    if row.fingerprint != claim.fingerprint:
         abort(
             422, f"This {HEADER} was used for a different request; use a new key for a new request."
-        )
-    deadline = time.monotonic() + _WAIT_SECONDS
-    while row.status is None and time.monotonic() < deadline:
-        db.session.rollback()  # see what the first request has committed since
-        time.sleep(0.05)
-        row = db.session.get(IdempotencyKey, (row.scope, row.key), populate_existing=True) or row
-    if row.status is None:
-        abort(
-            409,
-            f"The first request with this {HEADER} is still running; retry shortly.",
-            headers={"Retry-After": "1"},
         )
     response = Response(row.body, status=row.status, headers=row.headers or {})
     response.headers["Idempotent-Replayed"] = "true"
     return response
 
 
-def _before() -> Response | None:
+def _start() -> Response | None:
+    defer_commits(True)
     key = request.headers.get(HEADER)
     if request.method != "POST" or key is None or view_attribute("never_replayed", False):
         return None
     if not _KEY.match(key):
         abort(400, f"{HEADER} must be 1-255 visible ASCII characters, e.g. a UUID.")
-    scope, fingerprint = _scope(), _fingerprint()
-    row = _stored(scope, key)
-    if row is not None:
-        return _replay(row, fingerprint)
-    row = IdempotencyKey(scope=scope, key=key, fingerprint=fingerprint)
-    db.session.add(row)
-    try:
-        db.session.flush()  # waits here while a concurrent twin holds the key
-    except IntegrityError:
-        db.session.rollback()
-        twin = _stored(scope, key)
-        if twin is None:
-            abort(
-                409,
-                f"A concurrent request with this {HEADER} failed; retry.",
-                headers={"Retry-After": "1"},
-            )
-        return _replay(twin, fingerprint)
-    g.idempotency_row = row
+    identity = request_identity()
+    if not isinstance(identity, Identity):
+        identity = None
+        if view_attribute("requires_identity", False):
+            return None  # the view answers 401; nothing is stored
+    claim = _Claim(_scope(identity), key, _fingerprint())
+    stored = _stored(claim)
+    if stored is not None and _fresh(stored):
+        return _replay(stored, claim)
+    g.idempotency_claim = _Claim(claim.scope, key, claim.fingerprint, expired=stored)
     return None
 
 
-def _after(response: Response) -> Response:
-    row: IdempotencyKey | None = g.pop("idempotency_row", None)
-    if row is None:
+def _finish(response: Response) -> Response:
+    """Commit the request's work (with its idempotency record), or roll it back."""
+    claim: _Claim | None = g.pop("idempotency_claim", None)
+    succeeded = 200 <= response.status_code < 400
+    if not succeeded:
+        db.session.rollback()
         return response
-    if not 200 <= response.status_code < 300:
-        db.session.rollback()  # the key stays free for a corrected retry
+    if claim is None and not has_deferred_work():
         return response
-    row.status = response.status_code
-    row.headers = {
-        "Content-Type": response.headers.get("Content-Type", ""),
-        **{name: response.headers[name] for name in _REPLAYED_HEADERS if name in response.headers},
-    }
-    row.body = response.get_data()
-    db.session.commit()
+    if claim is not None and 200 <= response.status_code < 300:
+        if claim.expired is not None:
+            db.session.delete(claim.expired)
+            db.session.flush()
+        db.session.add(_record(claim, response))
+    try:
+        commit_now()
+    except IntegrityError:
+        db.session.rollback()  # a twin with the same key committed first
+        twin = _stored(claim) if claim else None
+        if claim is None or twin is None:
+            raise
+        return _replay(twin, claim)
+    except DomainError as error:
+        return handle_domain_error(error)
     return response
 
 
+def _record(claim: _Claim, response: Response) -> IdempotencyKey:
+    kept = {name: response.headers[name] for name in _REPLAYED_HEADERS if name in response.headers}
+    return IdempotencyKey(
+        scope=claim.scope,
+        key=claim.key,
+        fingerprint=claim.fingerprint,
+        status=response.status_code,
+        headers={
+            "Content-Type": response.headers.get("Content-Type", ""),
+            **kept,
+        },
+        body=response.get_data(),
+        created_at=utcnow(),
+    )
+
+
+def _end(error: BaseException | None = None) -> None:
+    # Whatever happened (an unhandled error too), nothing half-done outlives the request.
+    if has_deferred_work():
+        db.session.rollback()
+    defer_commits(False)
+
+
 def init_app(app: Flask) -> None:
-    app.before_request(_before)
-    app.after_request(_after)
+    """Register after the rate limiter (its checks run first), so a refused request stores
+    nothing, and after the mail sender (its wake-up runs after the commit)."""
+    app.before_request(_start)
+    app.after_request(_finish)
+    app.teardown_request(_end)

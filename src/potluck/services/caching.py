@@ -11,10 +11,10 @@ from typing import Any
 
 from flask import g, has_request_context
 from flask_caching import Cache
-from sqlalchemy import Select, event, select
+from sqlalchemy import Select, event, inspect, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstanceState, Session
 
 from potluck.domain.database import db
 from potluck.domain.models import CacheGeneration, Recipe, Tag, User
@@ -60,10 +60,31 @@ def current_generation(name: str = RECIPES) -> int:
     return known[name]
 
 
+# What a user shows of themselves in lists and recipes (as their author).
+_SHOWN_USER_FIELDS = ("username", "display_name", "bio", "is_active", "updated_at")
+
+
+def _changes_public_answers(session: Session, obj: object) -> bool:
+    """Whether a changed object is visible in some cached public answer. A draft's writes
+    (creating one included) are nobody else's business, so they leave the counter alone:
+    writers of drafts never queue on its row."""
+    if isinstance(obj, Tag):
+        return True
+    if isinstance(obj, Recipe):
+        recipe: InstanceState[Recipe] = inspect(obj)
+        return bool(obj.is_publish) or recipe.attrs.is_publish.history.has_changes()
+    if isinstance(obj, User):
+        if obj in session.new:
+            return False
+        user: InstanceState[User] = inspect(obj)
+        return any(user.attrs[name].history.has_changes() for name in _SHOWN_USER_FIELDS)
+    return False
+
+
 @event.listens_for(Session, "before_flush")
 def _invalidate_on_write(session: Session, context: Any, instances: Any) -> None:
     changed = (*session.new, *session.dirty, *session.deleted)
-    if any(isinstance(obj, Recipe | Tag | User) for obj in changed):
+    if any(_changes_public_answers(session, obj) for obj in changed):
         bump_generation(session)
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from potluck.domain.database import db
 from potluck.domain.images import SIZES, media_name
 from potluck.domain.models import Recipe, RecipeCover, StoredImage, User, UserAvatar, utcnow
-from potluck.domain.transactions import commit
+from potluck.domain.transactions import commit, on_rollback
 from potluck.services.images import ProcessedImage
 from potluck.services.storage import media_storage
 
@@ -36,19 +36,27 @@ def _file_names(image_hash: str) -> list[str]:
 
 def save_image(image: ProcessedImage, attach: Callable[[], None]) -> None:
     """Record `image`, run `attach` (which points a cover or avatar at it), write the files
-    and commit; on any failure nothing new is left in storage."""
+    and commit; on any failure, now or when a deferred commit fails, nothing new is left in
+    storage."""
     storage = media_storage()
     insert = (
         postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
     )
     written: list[str] = []
     is_new = False
+
+    def remove_written() -> None:
+        if is_new:  # an existing row's files are someone else's, even if we rewrote them
+            for name in written:
+                storage.delete(name)
+
     try:
         row = {"hash": image.hash, "width": image.width, "height": image.height}
         inserted = db.session.execute(
             insert(StoredImage).values(created_at=utcnow(), **row).on_conflict_do_nothing()
         )
         is_new = bool(getattr(inserted, "rowcount", 0))
+        on_rollback(remove_written)
         attach()
         db.session.flush()
         for name, data in zip(image.file_names().values(), image.files.values(), strict=True):
@@ -56,10 +64,7 @@ def save_image(image: ProcessedImage, attach: Callable[[], None]) -> None:
                 written.append(name)
         commit()
     except BaseException:
-        db.session.rollback()
-        if is_new:  # an existing row's files are someone else's, even if we rewrote them
-            for name in written:
-                storage.delete(name)
+        db.session.rollback()  # runs remove_written
         raise
 
 

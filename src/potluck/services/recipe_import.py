@@ -22,9 +22,8 @@ import marshmallow as ma
 from flask import current_app
 from marshmallow import validate
 
-from potluck.domain.database import db
 from potluck.domain.models import Recipe, User
-from potluck.domain.recipes import write_fields
+from potluck.domain.recipes import create_recipe
 from potluck.domain.transactions import commit
 from potluck.schemas.fields import MAX_LINE_LENGTH, MAX_LINES, MAX_TAGS, Tags
 from potluck.schemas.recipes import RecipeInputSchema
@@ -66,9 +65,7 @@ def import_recipe(url: str, author: User) -> Recipe:
     cover when it can be fetched and is an image we accept; commits."""
     imported = read_recipe(url)
     cover = _cover(imported.image_url)  # every fetch before the first write
-    recipe = Recipe(author=author)
-    db.session.add(recipe)
-    write_fields(recipe, imported.fields)
+    recipe = create_recipe(author, imported.fields)
     if cover is None:
         commit()
     else:
