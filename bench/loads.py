@@ -89,13 +89,18 @@ def wrk(url: str, **options: Any) -> dict[str, Any]:
 
 
 def api(
-    port: int, path: str, body: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+    port: int,
+    path: str,
+    body: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    method: str | None = None,
 ) -> tuple[Any, Any]:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/api/v1{path}",
         data=data,
         headers={"Content-Type": "application/json", **(headers or {})},
+        method=method,
     )
     with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
         raw = response.read()
@@ -122,6 +127,14 @@ def settle(port: int) -> None:
 
 
 def clear_caches(port: int) -> None:
-    """One write moves the cache generation: no answer or count kept so far is used again."""
+    """Publishing a recipe moves the cache generation (a draft's writes do not), so no answer
+    or count kept so far is used again; unpublishing it leaves the public lists as they were."""
     headers = {"Authorization": f"Bearer {sign_in(port)}"}
-    api(port, "/recipes", {"name": "Bench: every cache cleared"}, headers)
+    recipe = {
+        "name": "Bench: every cache cleared",
+        "ingredients": ["1 benchmark"],
+        "directions": ["Publish, then unpublish."],
+    }
+    _, created = api(port, "/recipes", recipe, headers)
+    for method in ("PUT", "DELETE"):
+        api(port, f"/recipes/{created['id']}/publish", headers=headers, method=method)
