@@ -12,27 +12,45 @@ from pathlib import Path
 from typing import Any
 
 import varied
-from loads import LOGIN_CONNECTIONS, SECONDS, Load, api, clear_caches, log, settle, sign_in, wrk
-from servers import PASSWORD, USERNAME
+from loads import (
+    LOGIN_CONNECTIONS,
+    SECONDS,
+    Load,
+    answers_quickly,
+    api,
+    clear_caches,
+    log,
+    sign_in,
+    wrk,
+)
+from servers import PASSWORD, USERNAME, Server
 
 Rows = dict[str, dict[str, Any]]
 
 
 @dataclass
 class Target:
-    """A served database: its port, the server's environment, a folder for path files."""
+    """A served database: its server, the server's environment, a folder for path files."""
 
-    port: int
+    server: Server
     env: dict[str, str]
     folder: Path
+
+    @property
+    def port(self) -> int:
+        return self.server.port
 
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}/api/v1"
 
+    def settle(self) -> None:
+        """Each row starts on an idle server, not behind the queue the last one left."""
+        if not (self.server.wait_idle() and answers_quickly(self.port)):
+            log("the server is still busy after a minute; measuring anyway")
+
     def wrk(self, url: str, **options: Any) -> dict[str, Any]:
-        """A load once the server is idle again."""
-        settle(self.port)
+        self.settle()
         return wrk(url, **options)
 
     def published_recipe(self) -> int:
@@ -114,7 +132,7 @@ def logins(target: Target) -> Rows:
     # The logins start first and end last, so the reads run beside them the whole time.
     one = f"{target.base}/recipes/{target.published_recipe()}"
     reads_alone = target.wrk(one)
-    settle(target.port)
+    target.settle()
     beside = Load(
         tokens, "post_token.lua", env=env, connections=LOGIN_CONNECTIONS, seconds=SECONDS + 2
     ).start()

@@ -61,7 +61,7 @@ def measure(
     try:
         server = serve_potluck(env)
         try:
-            measured = rows_of(rows.Target(server.port, env, instance))
+            measured = rows_of(rows.Target(server, env, instance))
             peaks = server.worker_peak_rss_mib()
         finally:
             server.stop()

@@ -80,11 +80,37 @@ class Server:
         self.stop()
         raise RuntimeError(f"{command[0]} did not start listening on {port}")
 
-    def worker_peak_rss_mib(self) -> list[float]:
-        """VmHWM of each worker (the children of the server process)."""
+    def _workers(self) -> list[str]:
+        """The children of the server process."""
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return children.read_text().split()
+
+    def _cpu_seconds(self) -> float:
+        ticks = 0
+        for pid in [str(self.process.pid), *self._workers()]:
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except FileNotFoundError:
+                continue
+            fields = stat[stat.rindex(")") + 2 :].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def wait_idle(self, timeout: float = 60) -> bool:
+        """Wait until the workers have worked through what the last load left queued (wrk
+        stops waiting at the end of a row, the workers do not): two quarter seconds in a
+        row in which the server used under 5 % of a core."""
+        quiet, give_up, last = 0, time.monotonic() + timeout, self._cpu_seconds()
+        while quiet < 2 and time.monotonic() < give_up:
+            time.sleep(0.25)
+            now = self._cpu_seconds()
+            quiet, last = (quiet + 1 if now - last < 0.0125 else 0), now
+        return quiet >= 2
+
+    def worker_peak_rss_mib(self) -> list[float]:
+        """VmHWM of each worker."""
         peaks = []
-        for pid in children.read_text().split():
+        for pid in self._workers():
             status = Path(f"/proc/{pid}/status").read_text()
             kib = int(re.search(r"VmHWM:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
             peaks.append(round(kib / 1024, 1))
