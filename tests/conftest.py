@@ -135,6 +135,30 @@ def db(app: Flask) -> Iterator[Any]:
         yield _db
 
 
+PROBLEM = "application/problem+json"
+
+
+def assert_problem(
+    response: Any, status: int, detail: str | None = None, *, field: str | None = None
+) -> dict[str, Any]:
+    """An RFC 9457 error answer: its status in the body too, every member there, never stored
+    by a cache; `detail` is a part of its detail, `field` a key of its errors."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.content_type == PROBLEM
+    assert response.headers["Cache-Control"] == "no-store"
+    body: dict[str, Any] = response.json
+    assert {"type", "title", "status", "detail"} <= set(body)
+    assert body["status"] == status
+    assert body["type"]
+    assert body["title"]
+    assert body["detail"]
+    if detail is not None:
+        assert detail in body["detail"], body["detail"]
+    if field is not None:
+        assert field in body.get("errors", {}), body
+    return body
+
+
 def outbox(app: Flask, recipient: str) -> list[OutboxMail]:
     """The mails queued for `recipient`, oldest first."""
     with app.app_context():

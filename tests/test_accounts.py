@@ -10,22 +10,13 @@ from typing import Any
 
 import pytest
 import time_machine
-from conftest import PASSWORD, activation_path, outbox
+from conftest import PASSWORD, activation_path, assert_problem, outbox
 from flask import Flask
 from flask.testing import FlaskClient
 
 from potluck.domain.models import utcnow
 
-PROBLEM = "application/problem+json"
 NEW_PASSWORD = "a completely new passphrase"
-
-
-def assert_problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.content_type == PROBLEM
-    body: dict[str, Any] = response.json
-    assert body["detail"]
-    return body
 
 
 def log_in(client: FlaskClient, password: str = PASSWORD, username: str = "alice") -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import time_machine
-from conftest import RECIPE
+from conftest import RECIPE, assert_problem
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -17,16 +17,7 @@ from sqlalchemy import select
 from potluck.domain.database import db
 from potluck.domain.models import ApiKey, utcnow
 
-PROBLEM = "application/problem+json"
 LISTED_FIELDS = {"id", "name", "scope", "prefix", "created_at", "expires_at", "last_used_at"}
-
-
-def assert_problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.content_type == PROBLEM
-    body: dict[str, Any] = response.json
-    assert body["detail"]
-    return body
 
 
 def key_header(secret: str) -> dict[str, str]:

@@ -8,11 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import RECIPE
+from conftest import PROBLEM, RECIPE
 from flask import Flask
 from flask.testing import FlaskClient
-
-PROBLEM = "application/problem+json"
 
 # Who may call each operation. A new endpoint fails the first test until it is classified here
 # and its rule is tested.

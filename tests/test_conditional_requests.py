@@ -9,13 +9,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import RECIPE
+from conftest import PROBLEM, RECIPE, assert_problem
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.http import http_date, parse_date
 from werkzeug.test import TestResponse
 
-PROBLEM = "application/problem+json"
 LIST = "/api/v1/recipes"
 MakeRecipe = Callable[..., dict[str, Any]]
 Send = Callable[[FlaskClient], TestResponse]
@@ -26,16 +25,6 @@ def assert_strong_etag(etag: str) -> None:
     assert etag.startswith('"')
     assert etag.endswith('"')
     assert len(etag) > 2
-
-
-def assert_problem(response: TestResponse, status: int) -> dict[str, Any]:
-    assert response.status_code == status
-    assert response.content_type == PROBLEM
-    body: dict[str, Any] = response.json
-    assert body["status"] == status
-    assert body["title"]
-    assert body["detail"]
-    return body
 
 
 def assert_not_modified(response: TestResponse, etag: str) -> None:

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import time_machine
-from conftest import TEST_SECRET, sorted_like_the_api
+from conftest import PROBLEM, TEST_SECRET, sorted_like_the_api
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
@@ -28,7 +28,6 @@ from potluck.domain.database import db
 from potluck.services.keyset import CURSOR_SALT, list_fingerprint
 from potluck.services.search import DEFAULT_ORDER
 
-PROBLEM = "application/problem+json"
 LIST = "/api/v1/recipes"
 SORTS = ("created_at", "updated_at", "name", "cook_time", "num_of_servings")
 MakeRecipe = Callable[..., dict[str, Any]]

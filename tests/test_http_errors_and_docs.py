@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from conftest import PROBLEM, assert_problem
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.exc import OperationalError
@@ -17,23 +18,9 @@ try:
 except ImportError:  # pragma: no cover - the structural checks below still run
     validate_openapi = None
 
-PROBLEM = "application/problem+json"
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 MakeRecipe = Callable[..., dict[str, Any]]
-
-
-def assert_problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status
-    assert response.content_type == PROBLEM
-    body: dict[str, Any] = response.json
-    assert {"type", "title", "status", "detail"} <= set(body)
-    assert body["status"] == status
-    assert isinstance(body["type"], str)
-    assert body["type"]
-    assert body["title"]
-    assert body["detail"]
-    return body
 
 
 # 404, 405, 500

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import PASSWORD, RECIPE
+from conftest import PASSWORD, PROBLEM, RECIPE, assert_problem
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
@@ -17,7 +17,6 @@ from werkzeug.test import TestResponse
 from potluck.domain.database import db as _db
 from potluck.domain.models import IdempotencyKey, Recipe, utcnow
 
-PROBLEM = "application/problem+json"
 LIST = "/api/v1/recipes"
 
 
@@ -34,15 +33,6 @@ def post_recipe(
     return client.post(
         LIST, json=RECIPE if body is None else body, headers={**headers, "Idempotency-Key": key}
     )
-
-
-def assert_problem(response: TestResponse, status: int) -> dict[str, Any]:
-    assert response.status_code == status
-    assert response.content_type == PROBLEM
-    body: dict[str, Any] = response.json
-    assert body["status"] == status
-    assert body["detail"]
-    return body
 
 
 def test_a_retry_gets_the_first_answer(

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import PROBLEM
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image, ImageCms
@@ -24,7 +25,6 @@ from potluck.domain.models import StoredImage
 from potluck.services.media import release_images
 from potluck.services.storage import LocalMediaStorage
 
-PROBLEM = "application/problem+json"
 ACCEPTED = "JPEG, PNG, WebP or GIF"
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import time_machine
-from conftest import PASSWORD, outbox
+from conftest import PASSWORD, PROBLEM, outbox
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -18,7 +18,6 @@ from potluck.domain.models import utcnow
 
 pytestmark = pytest.mark.rate_limits
 
-PROBLEM = "application/problem+json"
 ATTACKER = "203.0.113.66"
 OWNER = "198.51.100.7"
 

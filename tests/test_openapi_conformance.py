@@ -116,6 +116,26 @@ def _record(report: RunReport, event: events.ScenarioFinished) -> None:
             )
 
 
+# Data the document calls valid that the server refuses on purpose, and no OpenAPI 3.0
+# schema can rule out; each answer is declared in the operation's responses. Everywhere: a
+# made-up If-Match is not the current ETag (412); bytes that are not an image are refused by
+# content (415); an Idempotency-Key drawn again for another body is a misuse (422).
+ACCEPTED_VALID_DATA = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx", "412", "415", "422"]
+# Rules across fields or on state, per operation (a 400 naming the field).
+RULES_BEYOND_THE_DOCUMENT = {
+    # `page` with `cursor`, or a cursor this server did not sign.
+    ("GET", "/api/v1/recipes"): ["400"],
+    ("GET", "/api/v1/users/{username}/recipes"): ["400"],
+    # `expires_at` must lie in the future.
+    ("POST", "/api/v1/me/api-keys"): ["400"],
+    # A refresh_token this server did not sign.
+    ("DELETE", "/api/v1/tokens"): ["400"],
+    # An address this server does not fetch (400), a page without a recipe (422), a remote
+    # answer it cannot use (502): made-up URLs are all three.
+    ("POST", "/api/v1/recipes/import"): ["400", "502"],
+}
+
+
 def _wfc_document(base_path: Path) -> Path:
     """The two accounts as a Web Fuzzing Commons auth file: each logs in with POST /tokens."""
     entries = [
@@ -154,7 +174,22 @@ def run_schemathesis(live: LivePotluck, workdir: Path) -> RunReport:
             # Nothing written into the repository: no failure cache, no example database.
             "cache": {"enabled": False},
             "generation": {"max-examples": MAX_EXAMPLES, "database": "none"},
-            "checks": {"enabled": True},
+            "checks": {
+                "enabled": True,
+                "positive_data_acceptance": {"expected-statuses": ACCEPTED_VALID_DATA},
+            },
+            "operations": [
+                {
+                    "include-path": path,
+                    "include-method": method,
+                    "checks": {
+                        "positive_data_acceptance": {
+                            "expected-statuses": [*ACCEPTED_VALID_DATA, *statuses]
+                        }
+                    },
+                }
+                for (method, path), statuses in RULES_BEYOND_THE_DOCUMENT.items()
+            ],
             "phases": {
                 "examples": {"enabled": True},
                 "coverage": {"enabled": True},

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import PROBLEM, assert_problem
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import given, settings
@@ -37,7 +38,6 @@ from potluck.services.addresses import refusal
 from potluck.services.fetcher import Fetched, FetchRefused, checked_url
 from potluck.services.recipe_import import ImportedRecipe, NoRecipeFound, recipe_from_page
 
-PROBLEM = "application/problem+json"
 IMPORT = "/api/v1/recipes/import"
 TIMEOUT = 0.5  # FETCH_TIMEOUT_SECONDS here: the slow pages take longer, and fail
 MAX_BYTES = 64 * 1024
@@ -372,17 +372,6 @@ def stored(app: Flask) -> tuple[int, int, int]:
 
 def post_import(client: FlaskClient, url: str, headers: dict[str, str], **extra: Any) -> Any:
     return client.post(IMPORT, json={"url": url}, headers={**headers, **extra})
-
-
-def assert_problem(response: Any, status: int, detail: str) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.content_type == PROBLEM
-    assert response.headers["Cache-Control"] == "no-store"
-    assert "Location" not in response.headers
-    body: dict[str, Any] = response.json
-    assert body["status"] == status
-    assert detail in body["detail"], body["detail"]
-    return body
 
 
 # Imports that work

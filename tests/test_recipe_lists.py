@@ -10,13 +10,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import sorted_like_the_api
+from conftest import PROBLEM, sorted_like_the_api
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.test import TestResponse
 
-PROBLEM = "application/problem+json"
 LIST = "/api/v1/recipes"
 SORTS = ("created_at", "updated_at", "name", "cook_time", "num_of_servings")
 MakeRecipe = Callable[..., dict[str, Any]]

@@ -5,10 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import RECIPE
+from conftest import PROBLEM, RECIPE
 from flask.testing import FlaskClient
-
-PROBLEM = "application/problem+json"
 
 
 def test_recipe_life_cycle(client: FlaskClient, auth_headers: dict[str, str]) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import conftest
 import pytest
-from conftest import RECIPE
+from conftest import RECIPE, assert_problem
 from flask import Flask, request
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -21,21 +21,9 @@ from werkzeug.test import TestResponse
 from potluck import create_app
 from potluck.domain.database import db as _db
 
-PROBLEM = "application/problem+json"
 LIST = "/api/v1/recipes"
 MakeRecipe = Callable[..., dict[str, Any]]
 BuildApp = Callable[..., Flask]
-
-
-def assert_problem(response: TestResponse, status: int) -> dict[str, Any]:
-    assert response.status_code == status
-    assert response.content_type == PROBLEM
-    body: dict[str, Any] = response.json
-    assert body["status"] == status
-    assert body["title"]
-    assert body["detail"]
-    assert response.headers["Cache-Control"] == "no-store"
-    return body
 
 
 def vary(response: TestResponse) -> set[str]:

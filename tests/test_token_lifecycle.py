@@ -13,11 +13,9 @@ from typing import Any
 
 import jwt
 import time_machine
-from conftest import PASSWORD, TEST_SECRET
+from conftest import PASSWORD, PROBLEM, TEST_SECRET
 from conftest import test_environ as environ_for
 from flask.testing import FlaskClient
-
-PROBLEM = "application/problem+json"
 
 # A second process: its own interpreter, app and connection pool, the same database.
 OTHER_PROCESS = """

@@ -13,7 +13,7 @@ from typing import Any
 
 import jwt
 import pytest
-from conftest import PASSWORD, TEST_SECRET
+from conftest import PASSWORD, PROBLEM, TEST_SECRET, assert_problem
 from conftest import test_environ as environ_for
 from flask import Flask
 from flask.testing import FlaskClient
@@ -26,7 +26,6 @@ from potluck import create_app
 from potluck.domain.database import db
 from potluck.domain.models import RevokedToken, User
 
-PROBLEM = "application/problem+json"
 TOKEN_FIELDS = {"access_token", "refresh_token", "token_type", "expires_in"}
 
 
@@ -37,15 +36,6 @@ def bearer(token: str) -> dict[str, str]:
 def basic(username: str, password: str) -> dict[str, str]:
     encoded = base64.b64encode(f"{username}:{password}".encode()).decode()
     return {"Authorization": f"Basic {encoded}"}
-
-
-def assert_problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.content_type == PROBLEM
-    body: dict[str, Any] = response.json
-    assert body["status"] == status
-    assert body["detail"]
-    return body
 
 
 def assert_refused(response: Any) -> dict[str, Any]:

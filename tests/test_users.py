@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import PASSWORD, confirm_by_mail
+from conftest import PASSWORD, PROBLEM, assert_problem, confirm_by_mail
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
@@ -16,7 +16,6 @@ from sqlalchemy import delete, func, select, update
 from potluck.domain.database import db
 from potluck.domain.models import User
 
-PROBLEM = "application/problem+json"
 NEW_USER = {"username": "carol", "email": "Carol@Example.COM", "password": PASSWORD}
 PUBLIC_FIELDS = {"id", "username", "display_name", "bio", "avatar_url", "avatar", "created_at"}
 PRIVATE_FIELDS = PUBLIC_FIELDS | {"email", "updated_at"}
@@ -25,16 +24,6 @@ PRIVATE_FIELDS = PUBLIC_FIELDS | {"email", "updated_at"}
 def count_users(app: Flask) -> int:
     with app.app_context():
         return db.session.scalar(select(func.count()).select_from(User)) or 0
-
-
-def assert_problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.content_type == PROBLEM
-    body: dict[str, Any] = response.json
-    assert body["status"] == status
-    assert body["title"]
-    assert body["detail"]
-    return body
 
 
 # Registration

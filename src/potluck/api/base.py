@@ -4,6 +4,7 @@ problem+json documented for every error, and the bearer auth scheme."""
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -23,7 +24,15 @@ from potluck.http.auth import authenticate
 from potluck.http.conditional import not_modified, require_match
 from potluck.http.converters import UsernameConverter
 from potluck.http.errors import PROBLEM_JSON, abort, handle_http_exception
-from potluck.schemas.fields import MAX_LINE_LENGTH, MAX_LINES, MAX_TAG_LENGTH, MAX_TAGS, Lines, Tags
+from potluck.schemas.fields import (
+    MAX_LINE_LENGTH,
+    MAX_LINES,
+    MAX_TAG_LENGTH,
+    MAX_TAGS,
+    Lines,
+    Tags,
+    Text,
+)
 
 BEARER_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
@@ -139,6 +148,17 @@ _HEADER_PARAMETERS = {
     "IfMatch": ("If-Match", "ETag you last read: 412 if the resource changed since"),
     "IdempotencyKey": ("Idempotency-Key", "Retries with the same key get the first answer"),
 }
+# What the server accepts in them: anything else is a 400.
+_HEADER_SCHEMAS: dict[str, dict[str, Any]] = {
+    "IdempotencyKey": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 255,
+        "pattern": r"^[\x21-\x7e]+$",
+    },
+}
+# The writes that compare If-Match with the resource's ETag (412 when it is stale).
+_CONDITIONAL_WRITES = re.compile(r"^/api/v1/(recipes/\{recipe_id\}(/publish|/cover)?|me)$")
 # Which header parameters and answers each method adds to every operation.
 _RULES = {
     "get": (["IfNoneMatch", "IfModifiedSince"], {"304": "NOT_MODIFIED"}),
@@ -157,22 +177,45 @@ _RULES = {
 }
 
 
-def string_list_properties(
+# Characters the server keeps in text (potluck.schemas.fields.clean_text), as patterns.
+_LINE = r"[^\x00-\x1f\x7f]"  # no control characters, tabs and line breaks included
+_TEXT = r"[^\x00-\x08\x0b-\x1f\x7f]"  # multiline text: tabs and line feeds allowed
+_LINES = r"[^\x00-\x09\x0e-\x1b\x1f\x7f]"  # one string of lines: any line break between
+_VISIBLE = r"[^\s\x00-\x1f\x7f]"
+_TAG = rf"\w[\w '&+-]{{0,{MAX_TAG_LENGTH - 1}}}"
+
+
+def _required_text(field: ma.fields.Field[Any]) -> bool:
+    return any(isinstance(v, ma.validate.Length) and (v.min or 0) >= 1 for v in field.validators)
+
+
+def text_and_list_properties(
     converter: Any, field: ma.fields.Field[Any], **kwargs: Any
 ) -> dict[str, Any]:
-    """Lines and Tags take a JSON list of strings, or one string split into items."""
-    if isinstance(field, Lines):
-        item = {"type": "string", "maxLength": MAX_LINE_LENGTH}
-        limit, split = MAX_LINES, "one item per line"
-    elif isinstance(field, Tags):
-        item = {"type": "string", "maxLength": MAX_TAG_LENGTH}
-        limit, split = MAX_TAGS, "comma-separated"
-    else:
+    """What our own fields accept: text without control characters (and with something
+    besides spaces where it is required), lines and tags as a list or as one string."""
+    if isinstance(field, Text):
+        allowed = _TEXT if field.multiline else _LINE
+        if _required_text(field):
+            return {"pattern": f"^{allowed}*{_VISIBLE}{allowed}*$"}
+        return {"pattern": f"^{allowed}*$"}
+    if isinstance(field, Tags):
+        # Blank names are dropped, so only the name between the spaces has a length limit.
+        item = {"type": "string", "pattern": f"^ *({_TAG})? *$"}
+        return {"type": "array", "items": item, "maxItems": MAX_TAGS}
+    if not isinstance(field, Lines):
         return {}
+    line: dict[str, Any] = {
+        "type": "string",
+        "maxLength": MAX_LINE_LENGTH,
+        "pattern": f"^{_LINE}*$",
+    }
+    # One line of the string form is as long as a line may be (longer ones are two items).
+    whole = {"type": "string", "pattern": f"^{_LINES}*$", "maxLength": MAX_LINE_LENGTH}
     return {
         "oneOf": [
-            {"type": "array", "items": item, "maxItems": limit},
-            {"type": "string", "description": f"The same as one string, {split}"},
+            {"type": "array", "items": line, "maxItems": MAX_LINES},
+            {**whole, "description": "The same as one string, one item per line"},
         ]
     }
 
@@ -230,10 +273,11 @@ class Api(flask_smorest.Api):  # type: ignore[misc]
                         "in": "header",
                         "name": _HEADER_PARAMETERS[name][0],
                         "description": _HEADER_PARAMETERS[name][1],
-                        "schema": {"type": "string"},
+                        "schema": _HEADER_SCHEMAS.get(name, {"type": "string"}),
                     }
                     for name in headers
                     if _HEADER_PARAMETERS[name][0].upper() not in {h.upper() for h in present}
+                    and (name != "IfMatch" or _CONDITIONAL_WRITES.match(path))
                 )
                 responses = operation.setdefault("responses", {})
                 for status, component in {
@@ -250,7 +294,7 @@ class Api(flask_smorest.Api):  # type: ignore[misc]
         super().init_app(app, *args, **kwargs)
         # What our own fields and converters accept, so the document says what the server does.
         self.register_field(ma.fields.URL, "string", "uri")
-        self.ma_plugin.converter.add_attribute_function(string_list_properties)
+        self.ma_plugin.converter.add_attribute_function(text_and_list_properties)
         self.register_converter(UsernameConverter, username_parameter)
         self.spec.components.security_scheme(
             "bearerAuth",

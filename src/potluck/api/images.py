@@ -124,8 +124,8 @@ class RecipeCoverImage(MethodView):
     @_documented
     def put(self, recipe_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Upload a recipe's cover (multipart field `cover`); only its author may"""
+        image = uploaded_image("cover")  # a body that is no image is refused whatever else
         recipe = writable_recipe(recipe_id, current_user, request_preconditions())
-        image = uploaded_image("cover")
         previous = recipe.cover_hash
         save_image(image, lambda: set_cover(recipe, image.hash))
         after_commit(lambda: release_images([previous]))

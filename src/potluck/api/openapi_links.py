@@ -11,20 +11,25 @@ from apispec import APISpec
 
 _RECIPE = "/api/v1/recipes/{recipe_id}"
 _CREATED_RECIPE = {"recipe_id": "$response.body#/id"}
+# A write to a recipe just created: If-Match from the ETag the creation was answered with.
+_CHANGE_CREATED = {**_CREATED_RECIPE, "header.If-Match": "$response.header.ETag"}
 # A recipe as just read: its id from the path, and If-Match from the ETag it was sent with.
 _READ_RECIPE = {"recipe_id": "$request.path.recipe_id", "header.If-Match": "$response.header.ETag"}
 
 # (path, method, status) → {link name: (method, path, parameters)}
 LINKS: dict[tuple[str, str, str], dict[str, tuple[str, str, dict[str, str]]]] = {
-    ("/api/v1/recipes", "post", "201"): {
-        "ReadRecipe": ("get", _RECIPE, _CREATED_RECIPE),
-        "ChangeRecipe": ("patch", _RECIPE, _CREATED_RECIPE),
-        "ReplaceRecipe": ("put", _RECIPE, _CREATED_RECIPE),
-        "PublishRecipe": ("put", f"{_RECIPE}/publish", _CREATED_RECIPE),
-        "UnpublishRecipe": ("delete", f"{_RECIPE}/publish", _CREATED_RECIPE),
-        "UploadCover": ("put", f"{_RECIPE}/cover", _CREATED_RECIPE),
-        "DeleteRecipe": ("delete", _RECIPE, _CREATED_RECIPE),
-    },
+    ("/api/v1/recipes", "post", "201"): (
+        _AFTER_CREATE := {
+            "ReadRecipe": ("get", _RECIPE, _CREATED_RECIPE),
+            "ChangeRecipe": ("patch", _RECIPE, _CHANGE_CREATED),
+            "ReplaceRecipe": ("put", _RECIPE, _CHANGE_CREATED),
+            "PublishRecipe": ("put", f"{_RECIPE}/publish", _CHANGE_CREATED),
+            "UnpublishRecipe": ("delete", f"{_RECIPE}/publish", _CHANGE_CREATED),
+            "UploadCover": ("put", f"{_RECIPE}/cover", _CHANGE_CREATED),
+            "DeleteRecipe": ("delete", _RECIPE, _CHANGE_CREATED),
+        }
+    ),
+    ("/api/v1/recipes/import", "post", "201"): _AFTER_CREATE,
     (_RECIPE, "get", "200"): {
         "ChangeRecipe": ("patch", _RECIPE, _READ_RECIPE),
         "ReplaceRecipe": ("put", _RECIPE, _READ_RECIPE),

@@ -56,7 +56,21 @@ class Tokens(MethodView):
     @blp.doc(
         requestBody={
             "required": False,
-            "content": {"application/json": {"schema": CredentialsSchema}},
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "allOf": [CredentialsSchema],
+                        # One of the two login names, not empty.
+                        "anyOf": [
+                            {"required": ["email"], "properties": {"email": {"minLength": 1}}},
+                            {
+                                "required": ["username"],
+                                "properties": {"username": {"minLength": 1}},
+                            },
+                        ],
+                    }
+                }
+            },
             "description": "Or send the credentials with HTTP Basic auth instead.",
         },
         security=[{}, {"basicAuth": []}],

@@ -74,7 +74,7 @@ def request_preconditions() -> Preconditions:
     if not any(name in headers for name in ("If-Match", "If-None-Match", "If-Unmodified-Since")):
         return NO_PRECONDITIONS
     return Preconditions(
-        if_match=headers.get("If-Match"),
+        if_match=headers.get("If-Match"),  # a value that names no entity tag matches none
         if_none_match=headers.get("If-None-Match"),
         if_unmodified_since=parse_date(headers.get("If-Unmodified-Since")),
     )

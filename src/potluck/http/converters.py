@@ -9,16 +9,16 @@ from werkzeug.routing import BaseConverter, IntegerConverter, Map
 
 from potluck.domain.users import RESERVED_USERNAMES, USERNAME_PATTERN
 
-# Ids are BIGINT on PostgreSQL and INTEGER (64-bit) on SQLite.
-MAX_ID = 2**63 - 1
+# Ids are INTEGER: 32 bits on PostgreSQL (64 on SQLite); the smaller bound holds for both.
+MAX_ID = 2**31 - 1
 
 
 class IdConverter(IntegerConverter):
-    """`<int:...>` for ids: ASCII digits without leading zeros, 1 to 2**63 - 1. Werkzeug's
+    """`<int:...>` for ids: ASCII digits without leading zeros, 1 to 2**31 - 1. Werkzeug's
     own takes any Unicode digit (an Arabic-Indic one is 1) and any size, so one recipe had
     many URLs and a huge id overflowed the database."""
 
-    regex = r"[1-9][0-9]{0,18}"
+    regex = r"[1-9][0-9]{0,9}"
 
     def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
         super().__init__(map, *args, **{"min": 1, "max": MAX_ID, **kwargs})

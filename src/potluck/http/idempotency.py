@@ -85,13 +85,13 @@ def _start() -> Response | None:
     key = request.headers.get(HEADER)
     if request.method != "POST" or key is None or view_attribute("never_replayed", False):
         return None
-    if not _KEY.match(key):
-        abort(400, f"{HEADER} must be 1-255 visible ASCII characters, e.g. a UUID.")
     identity = request_identity()
     if not isinstance(identity, Identity):
         identity = None
         if view_attribute("requires_identity", False):
-            return None  # the view answers 401; nothing is stored
+            return None  # the view answers 401 before anything else; nothing is stored
+    if not _KEY.match(key):
+        abort(400, f"{HEADER} must be 1-255 visible ASCII characters, e.g. a UUID.")
     claim = _Claim(_scope(identity), key, _fingerprint())
     stored = _stored(claim)
     if stored is not None and _fresh(stored):

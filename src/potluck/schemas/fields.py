@@ -79,15 +79,15 @@ def page_number() -> QueryInteger:
 
 
 class _StringList(fields.Field):  # type: ignore[type-arg]
-    """A JSON list of strings, or one string split into items by `split`."""
+    """A JSON list of strings (or, where `split` is set, one string split into items)."""
 
-    split: Callable[[str], list[str]]  # how the one-string form splits into items
+    split: Callable[[str], list[str]] | None = None
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
         return list(value or [])
 
     def _strings(self, value: Any) -> list[str]:
-        if isinstance(value, str):
+        if isinstance(value, str) and self.split is not None:
             value = self.split(value)
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise self.make_error("invalid")
@@ -118,7 +118,7 @@ class Lines(_StringList):
 
 
 class Tags(_StringList):
-    """Tag names: lowercased, stripped, de-duplicated, order kept."""
+    """Tag names, a JSON list: lowercased, stripped, de-duplicated, order kept."""
 
     default_error_messages = {  # noqa: RUF012 - marshmallow's own convention
         "invalid": "Must be a list of tag names.",
@@ -128,8 +128,6 @@ class Tags(_StringList):
             "and - + & ' inside."
         ),
     }
-
-    split = staticmethod(lambda text: text.split(","))
 
     def _deserialize(
         self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any

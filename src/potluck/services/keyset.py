@@ -26,7 +26,7 @@ _VERSION = 1
 _DATETIME_SORTS = ("created_at", "updated_at")
 _INTEGER_SORTS = ("cook_time", "num_of_servings")
 # Far beyond any id SQLite or PostgreSQL hands out, and still a 64-bit integer.
-_MAX_ID = 2**62
+_MAX_ID = 2**31  # ids are INTEGER on PostgreSQL
 _MAX_REAL = 3.4e38  # just under the largest 4-byte float
 
 
