@@ -16,6 +16,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from schemathesis.checks import CHECKS
 from schemathesis.core.failures import Failure
 from schemathesis.engine import events, from_schema
 from schemathesis.engine.recorder import ScenarioRecorder
+from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER
 
 SEED = 20260101
 MAX_EXAMPLES = 50
@@ -114,6 +116,18 @@ def _record(report: RunReport, event: events.ScenarioFinished) -> None:
             report.findings[check.name][info.failure] = Finding(
                 check.name, phase, info.failure, info.code_sample, _answer(recorder, case_id)
             )
+
+
+VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def _fresh_idempotency_keys(ctx: Any, case: Any, **kwargs: Any) -> None:
+    # A valid key drawn twice ("!" is a favourite) with the same body is a retry, and is
+    # answered with the first answer by contract, even if what it created is gone since; a
+    # well-behaved client draws a fresh one for each new request. Invalid keys stay as drawn.
+    key = (case.headers or {}).get("Idempotency-Key")
+    if key is not None and VALID_KEY.match(key):
+        case.headers["Idempotency-Key"] = str(uuid.uuid4())
 
 
 # Data the document calls valid that the server refuses on purpose, and no OpenAPI 3.0
@@ -202,6 +216,7 @@ def run_schemathesis(live: LivePotluck, workdir: Path) -> RunReport:
         }
     )
     schema = schemathesis.openapi.from_url(f"{live.base_url}/api/v1/openapi.json", config=config)
+
     report = RunReport()
     report.operations = {
         f"{method.upper()} {path}"
@@ -209,7 +224,12 @@ def run_schemathesis(live: LivePotluck, workdir: Path) -> RunReport:
         for method in item
         if method in HTTP_METHODS
     }
-    for event in from_schema(schema).execute():
+    hook = schemathesis.hook("before_call")(_fresh_idempotency_keys)
+    try:
+        events_ = list(from_schema(schema).execute())
+    finally:
+        GLOBAL_HOOK_DISPATCHER.unregister(hook)
+    for event in events_:
         if isinstance(event, events.ScenarioFinished):
             _record(report, event)
         elif isinstance(event, events.NonFatalError):
