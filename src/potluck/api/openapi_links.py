@@ -16,19 +16,20 @@ _CHANGE_CREATED = {**_CREATED_RECIPE, "header.If-Match": "$response.header.ETag"
 # A recipe as just read: its id from the path, and If-Match from the ETag it was sent with.
 _READ_RECIPE = {"recipe_id": "$request.path.recipe_id", "header.If-Match": "$response.header.ETag"}
 
+# Where a recipe just made (written or imported) leads.
+_AFTER_CREATE = {
+    "ReadRecipe": ("get", _RECIPE, _CREATED_RECIPE),
+    "ChangeRecipe": ("patch", _RECIPE, _CHANGE_CREATED),
+    "ReplaceRecipe": ("put", _RECIPE, _CHANGE_CREATED),
+    "PublishRecipe": ("put", f"{_RECIPE}/publish", _CHANGE_CREATED),
+    "UnpublishRecipe": ("delete", f"{_RECIPE}/publish", _CHANGE_CREATED),
+    "UploadCover": ("put", f"{_RECIPE}/cover", _CHANGE_CREATED),
+    "DeleteRecipe": ("delete", _RECIPE, _CHANGE_CREATED),
+}
+
 # (path, method, status) → {link name: (method, path, parameters)}
 LINKS: dict[tuple[str, str, str], dict[str, tuple[str, str, dict[str, str]]]] = {
-    ("/api/v1/recipes", "post", "201"): (
-        _AFTER_CREATE := {
-            "ReadRecipe": ("get", _RECIPE, _CREATED_RECIPE),
-            "ChangeRecipe": ("patch", _RECIPE, _CHANGE_CREATED),
-            "ReplaceRecipe": ("put", _RECIPE, _CHANGE_CREATED),
-            "PublishRecipe": ("put", f"{_RECIPE}/publish", _CHANGE_CREATED),
-            "UnpublishRecipe": ("delete", f"{_RECIPE}/publish", _CHANGE_CREATED),
-            "UploadCover": ("put", f"{_RECIPE}/cover", _CHANGE_CREATED),
-            "DeleteRecipe": ("delete", _RECIPE, _CHANGE_CREATED),
-        }
-    ),
+    ("/api/v1/recipes", "post", "201"): _AFTER_CREATE,
     ("/api/v1/recipes/import", "post", "201"): _AFTER_CREATE,
     (_RECIPE, "get", "200"): {
         "ChangeRecipe": ("patch", _RECIPE, _READ_RECIPE),

@@ -24,11 +24,6 @@ def etag_for_bytes(body: bytes) -> str:
     return f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
 
 
-def none_match(etag: str) -> bool:
-    """If-None-Match says the client's copy is current (weak comparison)."""
-    return etag_listed(request.headers.get("If-None-Match"), etag) is not None
-
-
 def not_modified_since(last_modified: datetime | None) -> bool:
     # If-None-Match wins when both are sent (RFC 9110, 13.1.3).
     if last_modified is None or "If-None-Match" in request.headers:

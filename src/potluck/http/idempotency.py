@@ -61,8 +61,8 @@ def _fingerprint() -> str:
     return digest.hexdigest()
 
 
-def _stored(claim: _Claim) -> IdempotencyKey | None:
-    return db.session.get(IdempotencyKey, (claim.scope, claim.key))
+def _stored(scope: str, key: str) -> IdempotencyKey | None:
+    return db.session.get(IdempotencyKey, (scope, key))
 
 
 def _fresh(row: IdempotencyKey | None) -> bool:
@@ -92,11 +92,12 @@ def _start() -> Response | None:
             return None  # the view answers 401 before anything else; nothing is stored
     if not _KEY.match(key):
         abort(400, f"{HEADER} must be 1-255 visible ASCII characters, e.g. a UUID.")
-    claim = _Claim(_scope(identity), key, _fingerprint())
-    stored = _stored(claim)
+    scope = _scope(identity)
+    stored = _stored(scope, key)
+    claim = _Claim(scope, key, _fingerprint(), expired=stored)
     if stored is not None and _fresh(stored):
         return _replay(stored, claim)
-    g.idempotency_claim = _Claim(claim.scope, key, claim.fingerprint, expired=stored)
+    g.idempotency_claim = claim
     return None
 
 
@@ -118,7 +119,7 @@ def _finish(response: Response) -> Response:
         commit_now()
     except IntegrityError:
         db.session.rollback()  # a twin with the same key committed first
-        twin = _stored(claim) if claim else None
+        twin = _stored(claim.scope, claim.key) if claim else None
         if claim is None or twin is None:
             raise
         return _replay(twin, claim)
