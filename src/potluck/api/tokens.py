@@ -10,24 +10,18 @@ from flask_jwt_extended import decode_token
 from marshmallow import ValidationError
 
 from potluck.api.base import Blueprint
+from potluck.domain.errors import Unauthenticated
 from potluck.domain.models import User
 from potluck.domain.transactions import commit
 from potluck.http.auth import current_user, issue_tokens, revoke_current_token, revoke_token_claims
 from potluck.http.errors import abort, flatten_errors
 from potluck.http.idempotency import never_replayed
-from potluck.http.limits import (
-    forget_login_failures,
-    record_login_failure,
-    refuse_throttled_login,
-    strict_limit,
-)
+from potluck.http.limits import strict_limit
+from potluck.http.logins import AccountNotConfirmed, checked_login
 from potluck.schemas.users import CredentialsSchema, RevokeSchema, TokenSchema
 from potluck.services.accounts import RESEND_HINT
-from potluck.services.passwords import find_login_user, verify_login
 
 blp = Blueprint("tokens", __name__, description="Log in, refresh and log out")
-
-_WRONG_CREDENTIALS = "The login name or the password is wrong."
 
 
 def _credentials() -> tuple[str, str]:
@@ -85,7 +79,6 @@ class Tokens(MethodView):
     def post(self) -> dict[str, Any]:
         """Log in: get an access token and a refresh token"""
         user = _verified_user(*_credentials())
-        _check_usable(user)
         tokens = issue_tokens(user)
         commit()  # a password rehash may be pending
         return tokens
@@ -110,32 +103,20 @@ class Tokens(MethodView):
 
 
 def _verified_user(login: str, password: str) -> User:
-    account = find_login_user(login)
-    # One failure counter per account, whichever name it was addressed by.
-    throttle_key = f"user:{account.id}" if account else f"name:{login.strip().lower()}"
-    refuse_throttled_login(throttle_key)
-    user = verify_login(account, password)
-    if user is None:
-        record_login_failure(throttle_key)
-        abort(
-            401,
-            _WRONG_CREDENTIALS,
-            headers={"WWW-Authenticate": 'Basic realm="potluck", charset="UTF-8"'},
-        )
-    forget_login_failures(throttle_key)
-    return user
-
-
-def _check_usable(user: User) -> None:
-    if not user.is_active:
-        abort(403, "This account is disabled; ask the site's administrator.")
-    if not user.is_confirmed:
+    try:
+        return checked_login(login, password)
+    except AccountNotConfirmed as refused:
         abort(
             403,
-            f"Confirm your email address first with the link mailed to {user.email}; "
-            f"lost it? {RESEND_HINT}.",
+            f"{refused.detail[:-1]}; lost it? {RESEND_HINT}.",
             type="/problems/unconfirmed-account",
             title="Account not confirmed",
+        )
+    except Unauthenticated as refused:
+        abort(
+            401,
+            refused.detail,
+            headers={"WWW-Authenticate": 'Basic realm="potluck", charset="UTF-8"'},
         )
 
 

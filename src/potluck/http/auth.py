@@ -100,15 +100,10 @@ def _token_identity(token: str) -> Identity | Refusal:
         return Refusal(_INVALID)
     if claims.get("type") not in {"access", "refresh"} or not str(claims.get("sub", "")).isdigit():
         return Refusal(_INVALID)
-    # The account and whether this token was revoked, in one indexed query.
-    row = db.session.execute(
-        select(User, select(RevokedToken.jti).where(RevokedToken.jti == claims["jti"]).exists())
-        .where(User.id == int(claims["sub"]))
-        .options(joinedload(User.avatar_image))  # every answer showing the author needs it
-    ).first()
-    if row is None or not row[0].is_active:
+    found = account_and_revocation(int(claims["sub"]), claims["jti"])
+    if found is None:
         return Refusal("The account behind this token no longer exists or is disabled.")
-    user, revoked = row
+    user, revoked = found
     if user.session_generation != claims.get("gen"):
         return Refusal("The token has been revoked; log in again.")
     if revoked:
@@ -122,6 +117,25 @@ def _token_identity(token: str) -> Identity | Refusal:
             )
         return Refusal("The token has been revoked; log in again.")
     return Identity(user, claims["type"], claims)
+
+
+def account_and_revocation(user_id: int, jti: str) -> tuple[User, bool] | None:
+    """An active account and whether the credential `jti` was revoked, in one indexed query
+    (a token's, or a web session's)."""
+    row = db.session.execute(
+        select(User, select(RevokedToken.jti).where(RevokedToken.jti == jti).exists())
+        .where(User.id == user_id)
+        .options(joinedload(User.avatar_image))  # every answer showing the author needs it
+    ).first()
+    if row is None or not row[0].is_active:
+        return None
+    return row[0], row[1]
+
+
+def revoke_credential(jti: str, expires_at: datetime) -> None:
+    """Refuse the token or web session `jti` from now on, everywhere (the row is shared)."""
+    if db.session.get(RevokedToken, jti) is None:
+        db.session.add(RevokedToken(jti=jti, expires_at=expires_at))
 
 
 def authenticate(*, optional: bool, refresh: bool, api_key: bool) -> Identity | None:
@@ -186,9 +200,7 @@ def issue_tokens(user: User) -> dict[str, Any]:
 
 
 def revoke_token_claims(claims: dict[str, Any]) -> None:
-    if db.session.get(RevokedToken, claims["jti"]) is None:
-        expires_at = datetime.fromtimestamp(claims["exp"], UTC)
-        db.session.add(RevokedToken(jti=claims["jti"], expires_at=expires_at))
+    revoke_credential(claims["jti"], datetime.fromtimestamp(claims["exp"], UTC))
 
 
 def revoke_current_token() -> None:

@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 
 import flask_smorest
 import orjson
-from flask import Flask, Response, g, has_request_context, render_template_string, request
+from flask import Flask, Response, g, has_request_context, render_template, request
 from flask.json.provider import JSONProvider
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
@@ -43,6 +43,18 @@ _DETAILS = {
     405: "This URL does not accept that method; the Allow header lists the ones it does.",
     413: "The request body is larger than this server accepts.",
     500: "The server hit an unexpected error. It has been logged; please try again later.",
+}
+
+# The same answers, for people at a browser.
+_PAGE_DETAILS = {
+    400: "Something in that request did not make sense to us. Go back and try again.",
+    403: "This page belongs to someone else, so you cannot change it.",
+    404: "We could not find that page. It may have moved, or it was never published.",
+    405: "That page cannot be used this way. Go back and use the buttons on the page.",
+    413: "That file or form is larger than we accept. Pick a smaller file and try again.",
+    429: "Too many requests in a short time. Wait a moment, then try again.",
+    500: "Something went wrong on our side. It has been logged; please try again later.",
+    503: "Potluck is busy or down for maintenance. Please try again in a moment.",
 }
 
 
@@ -138,6 +150,8 @@ def _validation_errors(data: Mapping[str, Any]) -> dict[str, list[str]] | None:
 
 
 def wants_html() -> bool:
+    if request.blueprint == "web":
+        return True  # the site's own pages answer in HTML whatever the Accept header says
     if request.path.startswith("/api/"):
         return False
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
@@ -145,12 +159,6 @@ def wants_html() -> bool:
         best == "text/html"
         and request.accept_mimetypes[best] > request.accept_mimetypes["application/json"]
     )
-
-
-_ERROR_PAGE = """<!doctype html><html lang="en"><meta charset="utf-8">
-<title>{{ status }} {{ title }} · Potluck</title>
-<main style="font-family:system-ui;max-width:40rem;margin:4rem auto">
-<h1>{{ title }}</h1><p>{{ detail }}</p><p><a href="/">Back to Potluck</a></p></main></html>"""
 
 
 def handle_http_exception(error: HTTPException) -> Response | Any:
@@ -198,14 +206,19 @@ def error_answer(
 ) -> Response:
     """problem+json for the API and for clients, an HTML page for browsers."""
     if wants_html():
-        html = render_template_string(
-            _ERROR_PAGE,
+        if not detail or detail in _DETAILS.values():
+            detail = _PAGE_DETAILS.get(status, HTTP_STATUS_CODES.get(status, "Error"))
+        html = render_template(
+            "web/error.html",
             status=status,
             title=HTTP_STATUS_CODES.get(status, "Error"),
-            detail=detail or _DETAILS.get(status, ""),
+            detail=detail,
+            errors=errors or {},
+            chrome_anonymous=True,
         )
         response = Response(html, status=status, mimetype="text/html")
         response.headers.update(headers or {})
+        response.headers["Cache-Control"] = "no-store"
         return response
     return problem(status, detail, errors=errors, headers=headers, type_=type_, title=title)
 

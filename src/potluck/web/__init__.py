@@ -1,16 +1,25 @@
-"""The front page: where to find the API and its documentation."""
+"""The web site: server-rendered pages on the same app and data as the API.
+
+Pages call the domain and services (never the API's handlers), sign people in with a cookie
+session tied to the account's session state, protect every form against CSRF, and turn the
+domain's errors into HTML pages (the one error handler in `http.errors` answers in HTML for
+the site's blueprint)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, render_template
+from flask import Flask
 
-web = Blueprint("web", __name__)
+from potluck.web import accounts, home, session
+from potluck.web.base import csrf, site
 
-
-@web.get("/")
-def index() -> str:
-    return render_template("index.html")
+__all__ = ["accounts", "home", "init_app"]
 
 
 def init_app(app: Flask) -> None:
-    app.register_blueprint(web)
+    # The API authenticates with bearer credentials, never cookies: only the site's forms
+    # need a CSRF token (checked in `base`, for the site's blueprint alone).
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    csrf.init_app(app)
+    session.init_app(app)
+    app.register_blueprint(site)
