@@ -34,6 +34,7 @@ from potluck.http.errors import abort, dumps_json
 from potluck.http.headers import negotiated_type, produces
 from potluck.http.hot_reads import offer_for_replay
 from potluck.http.paging import link_header, page_envelope
+from potluck.schemas.images import image_urls
 from potluck.schemas.recipes import (
     RecipeInputSchema,
     RecipeListQuerySchema,
@@ -45,7 +46,9 @@ from potluck.schemas.recipes import (
 from potluck.services.caching import versioned_bytes
 from potluck.services.exports import CSV_MIMETYPE, recipes_csv
 from potluck.services.keyset import recipe_page
+from potluck.services.mail import public_url
 from potluck.services.media import release_images
+from potluck.services.recipe_jsonld import JSONLD_MIMETYPE, recipe_jsonld
 
 blp = Blueprint("recipes", __name__, description="Recipes")
 
@@ -58,28 +61,100 @@ _LINK_HEADER = {
 _PAGE_DOC = {"headers": _LINK_HEADER}
 
 
+def _string(**schema: Any) -> dict[str, Any]:
+    return {"type": "string", **schema}
+
+
+# What the OpenAPI document says of the application/ld+json answer of GET one recipe.
+_RECIPE_JSONLD = {
+    "type": "object",
+    "description": "A schema.org Recipe (https://schema.org/Recipe); URLs are absolute",
+    "required": ["@context", "@type", "@id", "url", "name", "author", "dateModified"],
+    "properties": {
+        "@context": _string(enum=["https://schema.org"]),
+        "@type": _string(enum=["Recipe"]),
+        **{name: _string(format="uri") for name in ("@id", "url", "isBasedOn")},
+        **{name: _string() for name in ("name", "description", "recipeYield", "keywords")},
+        **{name: _string(format="date-time") for name in ("datePublished", "dateModified")},
+        **{
+            name: _string(description="ISO 8601 duration, e.g. PT1H30M")
+            for name in ("prepTime", "cookTime", "totalTime")
+        },
+        "author": {
+            "type": "object",
+            "properties": {
+                "@type": _string(enum=["Person"]),
+                "name": _string(),
+                "url": _string(format="uri"),
+            },
+        },
+        "image": {
+            "type": "array",
+            "items": _string(format="uri"),
+            "description": "The cover, large size first",
+        },
+        "recipeIngredient": {"type": "array", "items": _string()},
+        "recipeInstructions": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "@type": _string(enum=["HowToStep"]),
+                    "position": {"type": "integer", "minimum": 1},
+                    "text": _string(),
+                },
+            },
+        },
+    },
+}
+
+
 def _written(recipe: Recipe) -> tuple[Recipe, int, dict[str, str]]:
     """The recipe as a write left it, with its new validators; never reused from a cache."""
     return recipe, 200, {**recipe_headers(RecipeVersion.of(recipe)), "Cache-Control": "no-store"}
 
 
-def recipe_headers(state: RecipeVersion) -> dict[str, str]:
-    return version_headers(state.etag, state.last_modified, public=state.is_publish)
+def representation_etag(state: RecipeVersion, media: str) -> str:
+    """Each representation its own strong ETag, so a copy of one never revalidates the other."""
+    return f'{state.etag[:-1]}.ld"' if media == JSONLD_MIMETYPE else state.etag
+
+
+def recipe_headers(state: RecipeVersion, media: str = "application/json") -> dict[str, str]:
+    etag = representation_etag(state, media)
+    return version_headers(etag, state.last_modified, public=state.is_publish)
+
+
+def _recipe_document(recipe: Recipe, media: str) -> bytes:
+    if media != JSONLD_MIMETYPE:
+        return dumps_json(RecipeOutputSchema().dump(recipe))
+    # Absolute URLs from PUBLIC_BASE_URL, never the Host header: the bytes are cached by version.
+    cover = recipe.cover_hash
+    document = recipe_jsonld(
+        recipe,
+        recipe_url=public_url(url_for("recipes.RecipeItem", recipe_id=recipe.id)),
+        image_urls={size: public_url(path) for size, path in image_urls(cover).items()}
+        if cover
+        else None,
+        author_url=public_url(url_for("users.UserItem", username=recipe.author.username)),
+    )
+    return dumps_json(document)
 
 
 def _stored_representation(
-    state: RecipeVersion, viewer: User | None, headers: dict[str, str]
+    state: RecipeVersion, viewer: User | None, headers: dict[str, str], media: str
 ) -> Response:
-    """The recipe's JSON from the cache of serialized bytes keyed by its ETag, built on a miss."""
+    """The recipe in `media` from the cache of serialized bytes keyed by its ETag, built on
+    a miss."""
 
     def build() -> tuple[bytes, str]:
         recipe = readable_recipe(state.id, viewer)
-        return dumps_json(RecipeOutputSchema().dump(recipe)), RecipeVersion.of(recipe).etag
+        built = representation_etag(RecipeVersion.of(recipe), media)
+        return _recipe_document(recipe, media), built
 
-    body, status = versioned_bytes(state.etag, build)
+    body, status = versioned_bytes(headers["ETag"], build)
     if state.is_publish:
         offer_for_replay()
-    response = Response(body, mimetype="application/json", headers=headers)
+    response = Response(body, mimetype=media, headers=headers)
     response.headers.update(cache_status(status))
     return response
 
@@ -126,15 +201,18 @@ class Recipes(MethodView):
 class RecipeItem(MethodView):
     @blp.auth_required(optional=True)
     @blp.response(200, RecipeOutputSchema)
+    @blp.alt_response(200, schema=_RECIPE_JSONLD, content_type=JSONLD_MIMETYPE, success=True)
     @blp.alt_response(404, response="NOT_FOUND", success=False)
+    @produces(JSONLD_MIMETYPE)
     def get(self, recipe_id: int) -> Any:
-        """A recipe; drafts only for their author"""
+        """A recipe; drafts only for their author; as schema.org JSON-LD on request"""
         viewer = current_user_or_none()
+        media = negotiated_type()
         state = readable_version(recipe_id, viewer)
-        headers = recipe_headers(state)
+        headers = recipe_headers(state, media)
         extra = {"Cache-Control": headers["Cache-Control"]}
-        fresh = not_modified(state.etag, state.last_modified, extra)
-        return fresh or _stored_representation(state, viewer, headers)
+        fresh = not_modified(headers["ETag"], state.last_modified, extra)
+        return fresh or _stored_representation(state, viewer, headers, media)
 
     @blp.auth_required()
     @blp.arguments(RecipeInputSchema)

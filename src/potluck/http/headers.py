@@ -19,7 +19,13 @@ from potluck.http.errors import PROBLEM_JSON, abort
 F = TypeVar("F", bound=Callable[..., Any])
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_COMPRESSIBLE = ("application/json", PROBLEM_JSON, "text/", "application/javascript")
+_COMPRESSIBLE = (
+    "application/json",
+    "application/ld+json",
+    PROBLEM_JSON,
+    "text/",
+    "application/javascript",
+)
 GZIP_MIN_BYTES = 1024
 JSON_ONLY = ("application/json",)
 
