@@ -6,6 +6,9 @@ every way a credential can be wrong."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn, cast
@@ -89,9 +92,40 @@ def _api_key_identity(secret: str) -> Identity | Refusal:
     return Identity(user, "api_key", {"key_id": key.id, "scope": key.scope})
 
 
+class VerifiedTokens:
+    """Tokens whose signature and claims checked out, by their exact text, so a client that
+    sends one token with every request costs one HMAC per process, not one per request.
+    Expiry is checked again on every use; revocation is the database's business."""
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self.max_entries = max_entries
+        self.claims: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def claims_of(self, token: str) -> dict[str, Any]:
+        """The token's claims; raises as `decode_token` does (needs the app context)."""
+        with self.lock:
+            claims = self.claims.get(token)
+        if claims is None:
+            claims = decode_token(token)
+            with self.lock:
+                self.claims[token] = claims
+                while len(self.claims) > self.max_entries:
+                    self.claims.popitem(last=False)
+        elif claims["exp"] <= time.time():
+            raise pyjwt.ExpiredSignatureError("Signature has expired")
+        return claims
+
+
+def verified_tokens(app: Flask) -> VerifiedTokens:
+    """The app's own memo (each app has its own secret)."""
+    memo: VerifiedTokens = app.extensions["potluck_verified_tokens"]
+    return memo
+
+
 def _token_identity(token: str) -> Identity | Refusal:
     try:
-        claims: dict[str, Any] = decode_token(token)
+        claims = verified_tokens(current_app).claims_of(token)
     except pyjwt.ExpiredSignatureError:
         return Refusal(
             "The token has expired; refresh it with POST /api/v1/tokens/refresh or log in again.",
@@ -216,4 +250,5 @@ def _forget_the_last_caller() -> None:
 def init_app(app: Flask) -> None:
     """Before the rate limiter, which asks who the caller is (JWTManager is bound in
     create_app)."""
+    app.extensions["potluck_verified_tokens"] = VerifiedTokens()
     app.before_request(_forget_the_last_caller)
