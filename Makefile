@@ -8,7 +8,7 @@ CLIENT_STAMP := $(VENV)/.client-installed-$(shell cat client/pyproject.toml cons
 PORT ?= 8000
 export PORT
 
-.PHONY: run test lint format test-sqlite test-postgres test-client bench clean
+.PHONY: run test lint format test-sqlite test-postgres test-client bench clean up down
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,14 @@ bench: $(STAMP)
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
 	$(BIN)/python bench/run.py
+
+# The scaled-out topology on this machine (docs/deploy.md); DEPLOY_DIR, ports and INSTANCES
+# come from the environment.
+up: $(STAMP)
+	deploy/up.sh
+
+down:
+	deploy/down.sh
 
 clean:
 	rm -rf $(VENV) .tmp

@@ -72,6 +72,9 @@ class LocalMediaStorage:
         self.root.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=self.root, prefix=_TEMP_PREFIX)
         try:
+            # Images are public, and scaled out nginx's workers read them straight from
+            # here: readable by all, where mkstemp makes files only their owner may read.
+            os.fchmod(handle, 0o644)
             with os.fdopen(handle, "wb") as stream:
                 stream.write(data)
                 stream.flush()

@@ -1,0 +1,337 @@
+"""The scaled-out topology, proven: nginx (TLS, HTTP/2) in front of two `potluck serve`
+instances that share one PostgreSQL database, one Redis and one media directory, started once
+for the module by deploy/up.sh itself (what `make up` runs) on free ports, and stopped by
+deploy/down.sh. It runs on the PostgreSQL pass (TEST_DATABASE_URL and TEST_REDIS_URL set);
+under CI=true a missing nginx fails it instead of skipping."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+import redis
+from conftest import RECIPE, TEST_SECRET, free_port
+from PIL import Image
+from sqlalchemy import make_url
+
+pytestmark = pytest.mark.skipif(
+    not (os.environ.get("TEST_DATABASE_URL") and os.environ.get("TEST_REDIS_URL")),
+    reason="the scaled-out topology runs on the PostgreSQL pass (make test-postgres)",
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+READ_LIMIT = 40
+PASSWORD = "a deployment's long passphrase"
+NGINX_MISSING = 3  # deploy/up.sh's exit status when nginx is absent and cannot be installed
+
+
+@dataclass(frozen=True)
+class Topology:
+    public: str  # nginx over HTTPS
+    http_port: int  # nginx's plain-HTTP port, which only redirects
+    instances: tuple[str, str]  # the two app instances, directly
+    deploy_dir: Path
+    redis_url: str
+
+    def client(self, address: str = "127.0.0.1") -> httpx.Client:
+        """A client whose connections come from `address` (any of 127.0.0.0/8), trusting
+        the CA that deploy/make-certs.sh made."""
+        verify = ssl.create_default_context(cafile=self.deploy_dir / "tls" / "ca.crt")
+        transport = httpx.HTTPTransport(verify=verify, local_address=address)
+        return httpx.Client(transport=transport, timeout=15)
+
+    def login(self, username: str) -> dict[str, str]:
+        with self.client() as client:
+            response = client.post(
+                f"{self.public}/api/v1/tokens", json={"username": username, "password": PASSWORD}
+            )
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+@contextlib.contextmanager
+def _deployment_database() -> Iterator[str]:
+    """Its own database on the test server: the per-test fixtures empty the tables of
+    TEST_DATABASE_URL under a running server's feet."""
+    server = make_url(os.environ["TEST_DATABASE_URL"])
+    admin = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    drop = "DROP DATABASE IF EXISTS potluck_deploy WITH (FORCE)"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(drop)
+        connection.execute("CREATE DATABASE potluck_deploy")
+    try:
+        yield server.set(database="potluck_deploy").render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(drop)
+
+
+def _started_pids(deploy_dir: Path) -> list[int]:
+    return [int(path.read_text()) for path in (deploy_dir / "run").glob("*.pid")]
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+@pytest.fixture(scope="module")
+def topology() -> Iterator[Topology]:
+    # Not under pytest's tmp_path: nginx's workers (www-data under root) must reach the media.
+    deploy_dir = Path(tempfile.mkdtemp(prefix="potluck-deploy-"))
+    deploy_dir.chmod(0o755)
+    https_port, http_port, first, second = (free_port() for _ in range(4))
+    redis_url = os.environ["TEST_REDIS_URL"].rsplit("/", 1)[0] + "/5"  # the tests flush /0
+    with redis.Redis.from_url(redis_url) as connection:
+        connection.flushdb()
+    log = deploy_dir / "up.log"
+    with _deployment_database() as database_url:
+        environ = {
+            **os.environ,
+            "DEPLOY_DIR": str(deploy_dir),
+            "NGINX_HTTPS_PORT": str(https_port),
+            "NGINX_HTTP_PORT": str(http_port),
+            "INSTANCE_PORTS": f"{first} {second}",
+            "WEB_WORKERS": "1",
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "SECRET_KEY": TEST_SECRET,
+            "READ_RATE_LIMIT": f"{READ_LIMIT} per minute",
+            "ARGON2_TIME_COST": "1",
+            "ARGON2_MEMORY_COST": "1024",
+            "POTLUCK": str(Path(sys.executable).with_name("potluck")),
+            "PYTHON": sys.executable,
+        }
+        try:
+            with log.open("wb") as output:
+                up = subprocess.run(
+                    [ROOT / "deploy" / "up.sh"],
+                    env=environ,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    timeout=180,
+                    check=False,
+                )
+            if up.returncode == NGINX_MISSING and os.environ.get("CI") != "true":
+                pytest.skip("nginx is not installed (apt-get install nginx)")
+            assert up.returncode == 0, log.read_text()
+            for name in ("chef", "sous"):
+                created = subprocess.run(
+                    [environ["POTLUCK"], "user", "create", name, f"{name}@example.com"],
+                    env={**environ, "POTLUCK_ENV": "production"},
+                    input=f"{PASSWORD}\n{PASSWORD}\n",
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                    check=False,
+                )
+                assert created.returncode == 0, created.stderr
+            yield Topology(
+                public=f"https://127.0.0.1:{https_port}",
+                http_port=http_port,
+                instances=(f"http://127.0.0.1:{first}", f"http://127.0.0.1:{second}"),
+                deploy_dir=deploy_dir,
+                redis_url=redis_url,
+            )
+        finally:
+            started = _started_pids(deploy_dir) if (deploy_dir / "run").is_dir() else []
+            down = subprocess.run(
+                [ROOT / "deploy" / "down.sh"],
+                env=environ,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            left = [pid for pid in started if _running(pid)]
+            shutil.rmtree(deploy_dir, ignore_errors=True)
+    assert down.returncode == 0, down.stderr
+    assert not left, f"make down left processes running: {left}"
+
+
+def _png() -> bytes:
+    image = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 60, 20)).save(image, "PNG")
+    return image.getvalue()
+
+
+def _published_recipe(topology: Topology, headers: dict[str, str], via: str) -> int:
+    with topology.client() as client:
+        created = client.post(f"{via}/api/v1/recipes", json=RECIPE, headers=headers)
+        assert created.status_code == 201, created.text
+        recipe_id: int = created.json()["id"]
+        published = client.put(f"{via}/api/v1/recipes/{recipe_id}/publish", headers=headers)
+        assert published.status_code == 204
+    return recipe_id
+
+
+def test_nginx_speaks_tls_with_http2_and_redirects_plain_http(topology: Topology) -> None:
+    verify = ssl.create_default_context(cafile=topology.deploy_dir / "tls" / "ca.crt")
+    verify.set_alpn_protocols(["h2", "http/1.1"])
+    port = int(topology.public.rsplit(":", 1)[1])
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        verify.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        assert tls.selected_alpn_protocol() == "h2"
+
+    with topology.client() as client:
+        plain = client.get(f"http://127.0.0.1:{topology.http_port}/api/v1/recipes?page=1")
+        assert plain.status_code == 301
+        assert plain.headers["Location"] == f"{topology.public}/api/v1/recipes?page=1"
+        secure = client.get(f"{topology.public}/api/v1/recipes")
+    assert secure.status_code == 200
+    assert secure.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_a_recipe_written_on_one_instance_is_read_revalidated_and_fresh_on_the_other(
+    topology: Topology,
+) -> None:
+    one, other = topology.instances
+    chef = topology.login("chef")
+    recipe_id = _published_recipe(topology, chef, via=one)
+    path = f"/api/v1/recipes/{recipe_id}"
+
+    with topology.client("127.0.0.31") as anonymous:
+        first = anonymous.get(f"{other}{path}")
+        assert first.status_code == 200
+        assert first.json()["name"] == RECIPE["name"]
+        etag = first.headers["ETag"]
+        again = anonymous.get(f"{other}{path}")
+        assert "hit" in again.headers["Cache-Status"]
+        assert again.headers["ETag"] == etag
+        unchanged = anonymous.get(f"{other}{path}", headers={"If-None-Match": etag})
+        assert unchanged.status_code == 304
+        assert unchanged.headers["ETag"] == etag
+        proxied = anonymous.get(f"{topology.public}{path}", headers={"If-None-Match": etag})
+        assert proxied.status_code == 304
+
+        with topology.client() as client:
+            edited = client.patch(
+                f"{one}{path}",
+                json={"name": "Roasted Tomato Soup"},
+                headers={**chef, "If-Match": etag},
+            )
+        assert edited.status_code == 200, edited.text
+
+        # The other instance and both behind nginx (round robin) answer the new version at
+        # once: no stale replay, no stale 304.
+        for base in (other, topology.public, topology.public, one):
+            fresh = anonymous.get(f"{base}{path}", headers={"If-None-Match": etag})
+            assert fresh.status_code == 200, base
+            assert fresh.json()["name"] == "Roasted Tomato Soup"
+            assert fresh.headers["ETag"] != etag
+
+
+def test_a_token_revoked_on_one_instance_is_refused_by_the_other(topology: Topology) -> None:
+    one, other = topology.instances
+    sous = topology.login("sous")
+    with topology.client() as client:
+        for base in topology.instances:
+            assert client.get(f"{base}/api/v1/me", headers=sous).status_code == 200
+        assert client.delete(f"{one}/api/v1/tokens", headers=sous).status_code == 204
+        for base in (other, topology.public, topology.public):
+            refused = client.get(f"{base}/api/v1/me", headers=sous)
+            assert refused.status_code == 401, base
+            assert "WWW-Authenticate" in refused.headers
+
+
+def test_rate_limits_add_up_across_instances(topology: Topology) -> None:
+    with topology.client("127.0.0.41") as client:
+        for count in range(1, READ_LIMIT + 1):
+            base = topology.instances[count % 2]
+            response = client.get(f"{base}/api/v1/tags")
+            assert response.status_code == 200, count
+            assert response.headers["RateLimit-Remaining"] == str(READ_LIMIT - count)
+        for base in topology.instances:
+            refused = client.get(f"{base}/api/v1/tags")
+            assert refused.status_code == 429
+            assert int(refused.headers["Retry-After"]) > 0
+
+
+def _limited_addresses(topology: Topology) -> set[str]:
+    with redis.Redis.from_url(topology.redis_url) as connection:
+        keys = [key.decode() for key in connection.scan_iter("*ip:*")]
+    return {key.split("ip:", 1)[1].split("/", 1)[0] for key in keys}
+
+
+def test_the_app_believes_forwarded_headers_from_nginx_only(topology: Topology) -> None:
+    one = topology.instances[0]
+    # Through nginx a client's own X-Forwarded-For changes nothing: every request counts
+    # against its connection's address, which nginx forwards.
+    with topology.client("127.0.0.51") as client:
+        for count in range(READ_LIMIT):
+            spoofed = {"X-Forwarded-For": f"203.0.113.{count}"}
+            response = client.get(f"{topology.public}/api/v1/tags", headers=spoofed)
+            assert response.status_code == 200, count
+        refused = client.get(f"{topology.public}/api/v1/tags", headers=spoofed)
+        assert refused.status_code == 429
+    # ...while another client behind the same nginx has a counter of its own.
+    with topology.client("127.0.0.52") as client:
+        response = client.get(f"{topology.public}/api/v1/tags")
+        assert response.headers["RateLimit-Remaining"] == str(READ_LIMIT - 1)
+        # The scheme too: a session cookie is Secure when the client came over HTTPS.
+        page = client.get(f"{topology.public}/account/login")
+        assert "secure" in page.headers["Set-Cookie"].lower()
+
+    forged = {"X-Forwarded-For": "203.0.113.99", "X-Forwarded-Proto": "https"}
+    # A direct client that is not a trusted proxy is believed in nothing it forwards.
+    with topology.client("127.0.0.53") as client:
+        page = client.get(f"{one}/account/login", headers=forged)
+        assert "secure" not in page.headers["Set-Cookie"].lower()
+    # The proxy's address is (TRUSTED_PROXIES=127.0.0.1).
+    with topology.client("127.0.0.1") as client:
+        page = client.get(f"{one}/account/login", headers={"X-Forwarded-Proto": "https"})
+        assert "secure" in page.headers["Set-Cookie"].lower()
+
+    seen = _limited_addresses(topology)
+    assert {"127.0.0.51", "127.0.0.52", "127.0.0.53"} <= seen
+    assert not any(address.startswith("203.0.113.") for address in seen), seen
+
+
+def test_media_is_served_by_nginx_from_the_shared_directory(topology: Topology) -> None:
+    one, other = topology.instances
+    chef = topology.login("chef")
+    recipe_id = _published_recipe(topology, chef, via=one)
+    with topology.client() as client:
+        uploaded = client.put(
+            f"{other}/api/v1/recipes/{recipe_id}/cover",
+            files={"cover": ("cover.png", _png(), "image/png")},
+            headers=chef,
+        )
+        assert uploaded.status_code == 201, uploaded.text
+        url = uploaded.json()["large"]
+        name = url.removeprefix("/media/")
+
+        served = client.get(f"{topology.public}{url}")
+        assert served.status_code == 200
+        assert served.headers["Content-Type"] == "image/webp"
+        assert served.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+        assert served.headers["X-Content-Type-Options"] == "nosniff"
+        assert served.content == (topology.deploy_dir / "media" / name).read_bytes()
+        # nginx answered from disk: the app puts an X-Request-ID on every answer it gives.
+        assert "X-Request-ID" not in served.headers
+        assert "X-Request-ID" in client.get(f"{one}{url}").headers
+        revalidated = client.get(
+            f"{topology.public}{url}", headers={"If-None-Match": served.headers["ETag"]}
+        )
+        assert revalidated.status_code == 304
+        # Only the names the app writes: never a half-written upload or another file.
+        (topology.deploy_dir / "media" / ".upload-x").write_bytes(b"partial")
+        assert client.get(f"{topology.public}/media/.upload-x").status_code == 404
