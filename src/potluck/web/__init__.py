@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from potluck.web import accounts, home, session
+from potluck.web import accounts, home, listings, recipes, session
 from potluck.web.base import csrf, site
 
-__all__ = ["accounts", "home", "init_app"]
+__all__ = ["accounts", "home", "init_app", "listings", "recipes"]
 
 
 def init_app(app: Flask) -> None:
@@ -22,4 +22,5 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     csrf.init_app(app)
     session.init_app(app)
+    recipes.init_app(app)  # after the session's hooks: a redirect may depend on who asks
     app.register_blueprint(site)

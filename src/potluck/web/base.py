@@ -35,11 +35,20 @@ def _protect_forms() -> None:
             ) from refused
 
 
-def page(template: str, *, status: int = 200, cache: str = "auto", **context: Any) -> Response:
+def page(
+    template: str,
+    *,
+    status: int = 200,
+    cache: str = "auto",
+    etag: str | None = None,
+    **context: Any,
+) -> Response:
     """A rendered page with the cache rules for who is looking.
 
     `cache`: "auto" (public with an ETag for anonymous visitors, private for the signed in),
-    "private" (depends on the session even when anonymous), or "no-store" (account pages)."""
+    "private" (depends on the session even when anonymous), or "no-store" (account pages).
+    `etag`: the public page's ETag when the view knew it before rendering (from a version),
+    else it is made from the bytes."""
     html = render_template(template, **context).encode()
     response = Response(html, status=status, mimetype="text/html")
     response.vary.add("Cookie")
@@ -49,7 +58,7 @@ def page(template: str, *, status: int = 200, cache: str = "auto", **context: An
         response.headers["Cache-Control"] = "private, no-cache"
     else:
         response.headers["Cache-Control"] = "public, no-cache"
-        response.set_etag(etag_for_bytes(html).strip('"'))
+        response.set_etag((etag or etag_for_bytes(html)).strip('"'))
         response.make_conditional(request)
     return response
 
