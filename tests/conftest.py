@@ -494,3 +494,37 @@ def live_potluck(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LivePotlu
         port = free_port()
         with potluck_serving(environ, port, root / "serve.log"):
             yield LivePotluck(f"http://127.0.0.1:{port}", database_url, root / "serve.log")
+
+
+# The web site: forms are sent as a browser sends them, with the CSRF token of the session.
+
+_CSRF_FIELD = re.compile(r'name="(?:[\w-]+-)?csrf_token"[^>]*\svalue="([^"]+)"')
+
+
+def csrf_token(client: FlaskClient, page: str = "/account/login") -> str:
+    """The CSRF token of the client's session, read from a page with a form (the login page
+    shows one to visitors, and sends the signed in on to a page with the logout button)."""
+    response = client.get(page, follow_redirects=True)
+    match = _CSRF_FIELD.search(response.get_data(as_text=True))
+    assert match, f"no CSRF token on {page}: {response.status_code}"
+    return match.group(1)
+
+
+def submit(
+    client: FlaskClient, path: str, data: dict[str, Any] | None = None, page: str | None = None
+) -> Any:
+    """POST a site form with the session's CSRF token (read from `page`, by default the
+    login page); the answer is not followed."""
+    token = csrf_token(client, page) if page else csrf_token(client)
+    return client.post(path, data={"csrf_token": token, **(data or {})})
+
+
+@pytest.fixture
+def site_login(client: FlaskClient) -> Callable[[str], None]:
+    """Log in through the site's form: the client holds the session cookie afterwards."""
+
+    def site_login(username: str, password: str = PASSWORD) -> None:
+        response = submit(client, "/account/login", {"login": username, "password": password})
+        assert response.status_code == 303, response.get_data(as_text=True)
+
+    return site_login

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import time_machine
-from conftest import PASSWORD, activation_path, assert_problem, outbox
+from conftest import PASSWORD, activation_path, assert_problem, outbox, submit
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -72,15 +72,22 @@ def test_confirm_with_the_token_in_a_body(
     assert "already used" in assert_problem(again, 409)["detail"]
 
 
-def test_the_link_shows_a_page_to_a_browser(
+def test_the_link_shows_a_browser_a_button_that_confirms(
     app: Flask, client: FlaskClient, carol: dict[str, Any]
 ) -> None:
+    # Mail scanners open links too: a browser is sent to the site's page, and only its
+    # button (a POST) confirms.
     path = activation_path(outbox(app, "carol@example.com")[-1].text_body)
     page = client.get(path, headers={"Accept": "text/html,application/xhtml+xml"})
-    assert page.status_code == 200
-    assert page.mimetype == "text/html"
-    assert "Your account is confirmed" in page.get_data(as_text=True)
-    used = client.get(path, headers={"Accept": "text/html"})
+    assert page.status_code == 303
+    site_page = page.headers["Location"]
+    shown = client.get(site_page)
+    assert shown.status_code == 200
+    assert shown.mimetype == "text/html"
+    assert "Confirm my account" in shown.get_data(as_text=True)
+    assert_problem(log_in(client, username="carol"), 403)
+    assert submit(client, site_page, page=site_page).status_code == 303
+    used = client.get(path, headers={"Accept": "text/html"}, follow_redirects=True)
     assert used.status_code == 409
     assert used.mimetype == "text/html"
     assert log_in(client, username="carol").status_code == 200

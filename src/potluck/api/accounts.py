@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, render_template
+from flask import redirect, url_for
 from flask.views import MethodView
+from werkzeug.wrappers import Response as BaseResponse
 
 from potluck.api.base import Blueprint
 from potluck.domain.errors import Invalid, NotFound
@@ -55,16 +56,17 @@ class ActivationLink(MethodView):
     @blp.alt_response(404, response="NOT_FOUND", success=False)
     @blp.alt_response(409, response="CONFLICT", success=False)
     @produces("text/html")
-    def get(self, token: str) -> Response | None:
-        """The mailed link: confirms the account (a page for browsers, 204 for clients)"""
+    def get(self, token: str) -> BaseResponse | None:
+        """The mailed link: confirms the account for clients (204); a browser is sent to the
+        site's page, which confirms only with its button (mail scanners open links too)"""
+        if wants_html():
+            return redirect(url_for("web.confirm", token=token), code=303)
         try:
-            user = confirm_account(token)
+            confirm_account(token)
         except Invalid as invalid:
             raise NotFound(invalid.detail, errors=invalid.errors) from None  # a dead link
         commit()
-        return (
-            Response(render_template("account_confirmed.html", user=user)) if wants_html() else None
-        )
+        return None
 
 
 @blp.route("/users/activation-email")

@@ -6,26 +6,15 @@ from typing import Any
 
 from flask import url_for
 from flask.views import MethodView
-from sqlalchemy import select
 
 from potluck.api.base import Blueprint
-from potluck.domain.api_keys import mint_api_key
-from potluck.domain.database import db
-from potluck.domain.models import ApiKey, User
+from potluck.domain.api_keys import api_keys_of, mint_api_key, own_api_key, revoke_api_key
+from potluck.domain.models import ApiKey
 from potluck.domain.transactions import commit
 from potluck.http.auth import current_user
-from potluck.http.errors import abort
 from potluck.schemas.api_keys import ApiKeyCreatedSchema, ApiKeyCreateSchema, ApiKeySchema
 
 blp = Blueprint("api_keys", __name__, description="API keys for scripts and tools")
-
-
-def own_key(key_id: int) -> ApiKey:
-    key: ApiKey | None = db.session.get(ApiKey, key_id)
-    # Another user's key is as absent as a missing one.
-    if key is None or key.user_id != current_user.id:
-        abort(404, f"You have no API key {key_id}; GET /api/v1/me/api-keys lists yours.")
-    return key
 
 
 @blp.route("/me/api-keys")
@@ -34,8 +23,7 @@ class ApiKeys(MethodView):
     @blp.response(200, ApiKeySchema(many=True))
     def get(self) -> list[ApiKey]:
         """Your API keys (without their secrets)"""
-        user: User = current_user
-        return list(db.session.scalars(select(ApiKey).where(ApiKey.user_id == user.id)))
+        return api_keys_of(current_user)
 
     @blp.auth_required(api_key=False)
     @blp.arguments(ApiKeyCreateSchema)
@@ -55,12 +43,12 @@ class ApiKeyItem(MethodView):
     @blp.alt_response(404, response="NOT_FOUND", success=False)
     def get(self, key_id: int) -> ApiKey:
         """One of your API keys"""
-        return own_key(key_id)
+        return own_api_key(current_user, key_id)
 
     @blp.auth_required(api_key=False)
     @blp.response(204)
     @blp.alt_response(404, response="NOT_FOUND", success=False)
     def delete(self, key_id: int) -> None:
         """Revoke a key: it stops working at once"""
-        db.session.delete(own_key(key_id))
+        revoke_api_key(current_user, key_id)
         commit()

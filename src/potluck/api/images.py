@@ -19,13 +19,17 @@ from potluck.domain.database import db
 from potluck.domain.images import OUTPUT_CONTENT_TYPE
 from potluck.domain.models import StoredImage, User
 from potluck.domain.recipes import readable_recipe, writable_recipe
-from potluck.domain.transactions import after_commit, commit
 from potluck.http.auth import current_user, current_user_or_none
 from potluck.http.conditional import request_preconditions
 from potluck.http.errors import abort
 from potluck.schemas.images import ImageOutputSchema, image_urls, upload_body
-from potluck.services.images import ImageRejected, ProcessedImage, process_image
-from potluck.services.media import release_images, save_image, set_avatar, set_cover
+from potluck.services.images import (
+    ImageRejected,
+    ProcessedImage,
+    image_too_large,
+    process_upload,
+)
+from potluck.services.media import replace_avatar, replace_cover
 from potluck.services.storage import MediaStorage, media_storage
 
 blp = Blueprint("images", __name__, description="Recipe covers and user avatars")
@@ -39,7 +43,7 @@ _ERRORS = (400, 403, 404, 413, 415)
 
 
 def _too_large(limit: int) -> NoReturn:
-    abort(413, f"Images can be at most {limit // 1024 // 1024} MiB; resize it and try again.")
+    abort(413, image_too_large(limit).detail)
 
 
 def _read_upload(field: str, limit: int) -> bytes | None:
@@ -78,10 +82,10 @@ def uploaded_image(field: str) -> ProcessedImage:
     if data is None:
         message = f"Send the image in a multipart file field named {field!r}."
         abort(400, message, errors={field: ["Missing file."]})
-    if len(data) > limit:
-        _too_large(limit)
     try:
-        return process_image(data, max_pixels=current_app.config["MAX_IMAGE_PIXELS"])
+        return process_upload(
+            data, max_bytes=limit, max_pixels=current_app.config["MAX_IMAGE_PIXELS"]
+        )
     except ImageRejected as rejection:
         abort(rejection.status, rejection.detail, errors={field: [rejection.detail]})
 
@@ -126,10 +130,7 @@ class RecipeCoverImage(MethodView):
         """Upload a recipe's cover (multipart field `cover`); only its author may"""
         image = uploaded_image("cover")  # a body that is no image is refused whatever else
         recipe = writable_recipe(recipe_id, current_user, request_preconditions())
-        previous = recipe.cover_hash
-        save_image(image, lambda: set_cover(recipe, image.hash))
-        after_commit(lambda: release_images([previous]))
-        return _saved(image, previous)
+        return _saved(image, replace_cover(recipe, image))
 
     @blp.auth_required()
     @blp.response(204)
@@ -137,12 +138,9 @@ class RecipeCoverImage(MethodView):
     def delete(self, recipe_id: int) -> None:
         """Remove a recipe's cover"""
         recipe = writable_recipe(recipe_id, current_user, request_preconditions())
-        previous = recipe.cover_hash
-        if previous is None:
+        if recipe.cover_hash is None:
             abort(404, "This recipe has no cover to remove.")
-        set_cover(recipe, None)
-        commit()
-        after_commit(lambda: release_images([previous]))
+        replace_cover(recipe, None)
 
 
 @blp.route("/me/avatar")
@@ -164,10 +162,7 @@ class MyAvatar(MethodView):
         """Upload your avatar (multipart field `avatar`)"""
         user: User = current_user
         image = uploaded_image("avatar")
-        previous = user.avatar_hash
-        save_image(image, lambda: set_avatar(user, image.hash))
-        after_commit(lambda: release_images([previous]))
-        return _saved(image, previous)
+        return _saved(image, replace_avatar(user, image))
 
     @blp.auth_required()
     @blp.response(204)
@@ -175,12 +170,9 @@ class MyAvatar(MethodView):
     def delete(self) -> None:
         """Remove your avatar"""
         user: User = current_user
-        previous = user.avatar_hash
-        if previous is None:
+        if user.avatar_hash is None:
             abort(404, "You have no avatar to remove.")
-        set_avatar(user, None)
-        commit()
-        after_commit(lambda: release_images([previous]))
+        replace_avatar(user, None)
 
 
 def _chunks(storage: MediaStorage, name: str) -> Iterator[bytes]:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from potluck.domain.database import db
+from potluck.domain.errors import NotFound
 from potluck.domain.models import ApiKey, User, utcnow
 
 KEY_PREFIX = "pk_"
@@ -36,6 +37,25 @@ def mint_api_key(
     )
     db.session.add(key)
     return key, secret
+
+
+def api_keys_of(user: User) -> list[ApiKey]:
+    """The user's keys, oldest first."""
+    query = select(ApiKey).where(ApiKey.user_id == user.id).order_by(ApiKey.id)
+    return list(db.session.scalars(query))
+
+
+def own_api_key(user: User, key_id: int) -> ApiKey:
+    """One of the user's keys; another user's key is as absent as a missing one."""
+    key: ApiKey | None = db.session.get(ApiKey, key_id)
+    if key is None or key.user_id != user.id:
+        raise NotFound(f"You have no API key {key_id}.")
+    return key
+
+
+def revoke_api_key(user: User, key_id: int) -> None:
+    """Delete one of the user's keys: it stops working at once."""
+    db.session.delete(own_api_key(user, key_id))
 
 
 def find_api_key(secret: str) -> tuple[ApiKey, User] | None:

@@ -16,7 +16,7 @@ from flask_limiter import Limiter, RateLimitExceeded
 from limits import RateLimitItem, parse
 
 from potluck.http.auth import Identity, request_identity
-from potluck.http.errors import abort, problem
+from potluck.http.errors import abort, error_answer
 
 DEFAULT_LIMITS = {
     # Every request, per signed-in user or else per client address.
@@ -69,11 +69,13 @@ limiter = Limiter(
 )
 
 
-def strict_limit(setting: str, what: str) -> Callable[[Any], Any]:
-    """A limit named in the config, with a 429 detail that says what to do."""
+def strict_limit(setting: str, what: str, methods: list[str] | None = None) -> Callable[[Any], Any]:
+    """A limit named in the config, with a 429 detail that says what to do; only on
+    `methods` when given (a page's GET shows the form its POST sends)."""
     return limiter.limit(
         lambda: str(current_app.config[setting]),
         error_message=f"Too many {what}; wait for the seconds in Retry-After, then try again.",
+        methods=methods,
     )
 
 
@@ -139,7 +141,7 @@ def _too_many_requests(error: RateLimitExceeded) -> Response:
             "Retry-After, then try again."
         )
     )
-    return problem(429, detail)
+    return error_answer(429, detail)  # an HTML page for the site, problem+json elsewhere
 
 
 def init_app(app: Flask) -> None:

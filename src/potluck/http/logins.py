@@ -15,6 +15,10 @@ WRONG_CREDENTIALS = "The login name or the password is wrong."
 class AccountNotConfirmed(Forbidden):
     """The password was right, but the address has not been confirmed yet."""
 
+    def __init__(self, email: str) -> None:
+        super().__init__(f"Confirm your email address first with the link mailed to {email}.")
+        self.email = email  # where a new link would go: shown to the password's owner only
+
 
 def checked_login(login: str, password: str) -> User:
     """The account `login` names, if `password` is its password and it may log in.
@@ -33,7 +37,5 @@ def checked_login(login: str, password: str) -> User:
     if not user.is_active:
         raise Forbidden("This account is disabled; ask the site's administrator.")
     if not user.is_confirmed:
-        raise AccountNotConfirmed(
-            f"Confirm your email address first with the link mailed to {user.email}."
-        )
+        raise AccountNotConfirmed(user.email)
     return user

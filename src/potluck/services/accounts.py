@@ -83,8 +83,9 @@ def request_activation_mail(email: str) -> None:
         send_activation_mail(user)
 
 
-def confirm_account(token: str) -> User:
-    """Confirm the account a token names (Invalid when the token names none)."""
+def account_to_confirm(token: str) -> User:
+    """The unconfirmed account a confirmation token names, left unconfirmed (the site shows
+    a button first, so a mail scanner that opens the link uses nothing up)."""
     max_age = current_app.config["ACTIVATION_TOKEN_SECONDS"]
     data = _load(token, _ACTIVATION, max_age, RESEND_HINT)
     user = user_by_email(str(data.get("email")))
@@ -95,6 +96,12 @@ def confirm_account(token: str) -> User:
             "This link was already used and the account is confirmed: log in with "
             "POST /api/v1/tokens."
         )
+    return user
+
+
+def confirm_account(token: str) -> User:
+    """Confirm the account a token names (Invalid when the token names none)."""
+    user = account_to_confirm(token)
     user.confirmed_at = utcnow()
     return user
 
@@ -113,11 +120,13 @@ def request_password_reset(email: str) -> None:
         user=user,
         token=token,
         minutes=minutes,
+        link=public_url(url_for("web.reset_password", token=token)),
         endpoint=public_url("/api/v1/users/password-reset/complete"),
     )
 
 
-def reset_password(token: str, password: str) -> User:
+def account_to_reset(token: str) -> User:
+    """The account a reset code names, while the code still works (Invalid otherwise)."""
     renew = "ask for a new one with POST /api/v1/users/password-reset"
     data = _load(token, _RESET, current_app.config["PASSWORD_RESET_TOKEN_SECONDS"], renew)
     user = user_by_email(str(data.get("email")))
@@ -126,6 +135,11 @@ def reset_password(token: str, password: str) -> User:
             f"This reset code was already used or is not valid; {renew}.",
             errors={"token": ["Already used or not valid."]},
         )
+    return user
+
+
+def reset_password(token: str, password: str) -> User:
+    user = account_to_reset(token)
     set_password(user, password)
     # Only the owner of the mailbox can have read the code: the address is confirmed too.
     user.confirmed_at = user.confirmed_at or utcnow()

@@ -133,6 +133,20 @@ def _resized(image: Image.Image, longest_side: int) -> Image.Image:
     return image.resize(size, Image.Resampling.LANCZOS)
 
 
+def image_too_large(max_bytes: int) -> ImageRejected:
+    return ImageRejected(
+        413, f"Images can be at most {max_bytes // 1024 // 1024} MiB; resize it and try again."
+    )
+
+
+def process_upload(data: bytes, *, max_bytes: int, max_pixels: int) -> ProcessedImage:
+    """An uploaded file (read up to one byte past `max_bytes`) checked and processed, for the
+    API and the site alike; raises ImageRejected."""
+    if len(data) > max_bytes:
+        raise image_too_large(max_bytes)
+    return process_image(data, max_pixels=max_pixels)
+
+
 def process_image(data: bytes, *, max_pixels: int) -> ProcessedImage:
     """Validate an upload and produce every size, or raise ImageRejected."""
     with _open(data, max_pixels) as original:

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from potluck.domain.database import db
 from potluck.domain.images import SIZES, media_name
 from potluck.domain.models import Recipe, RecipeCover, StoredImage, User, UserAvatar, utcnow
-from potluck.domain.transactions import commit, on_rollback
+from potluck.domain.transactions import after_commit, commit, on_rollback
 from potluck.services.images import ProcessedImage
 from potluck.services.storage import media_storage
 
@@ -88,6 +88,31 @@ def release_images(hashes: Iterable[str | None]) -> list[str]:
         except IntegrityError:
             db.session.rollback()  # an upload attached it meanwhile: it stays
     return released
+
+
+def replace_cover(recipe: Recipe, image: ProcessedImage | None) -> str | None:
+    """Show `image` as the recipe's cover (None removes it) and commit; the previous cover,
+    returned, is released once the transaction has committed."""
+    previous = recipe.cover_hash
+    if image is None:
+        set_cover(recipe, None)
+        commit()
+    else:
+        save_image(image, lambda: set_cover(recipe, image.hash))
+    after_commit(lambda: release_images([previous]))
+    return previous
+
+
+def replace_avatar(user: User, image: ProcessedImage | None) -> str | None:
+    """Show `image` as the user's avatar (None removes it), as replace_cover does."""
+    previous = user.avatar_hash
+    if image is None:
+        set_avatar(user, None)
+        commit()
+    else:
+        save_image(image, lambda: set_avatar(user, image.hash))
+    after_commit(lambda: release_images([previous]))
+    return previous
 
 
 def set_cover(recipe: Recipe, image_hash: str | None) -> None:

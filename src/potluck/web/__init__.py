@@ -9,10 +9,34 @@ from __future__ import annotations
 
 from flask import Flask
 
-from potluck.web import accounts, home, listings, recipes, session
+from potluck.web import (
+    accounts,
+    api_keys,
+    editor,
+    home,
+    listings,
+    my_recipes,
+    passwords,
+    profile,
+    recipe_actions,
+    recipes,
+    session,
+)
 from potluck.web.base import csrf, site
 
-__all__ = ["accounts", "home", "init_app", "listings", "recipes"]
+__all__ = [
+    "accounts",
+    "api_keys",
+    "editor",
+    "home",
+    "init_app",
+    "listings",
+    "my_recipes",
+    "passwords",
+    "profile",
+    "recipe_actions",
+    "recipes",
+]
 
 
 def init_app(app: Flask) -> None:
