@@ -3,6 +3,7 @@ plain API calls that prepare them."""
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import os
 import re
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,7 @@ CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", 50))
 LOGIN_CONNECTIONS = int(os.environ.get("BENCH_LOGIN_CONNECTIONS", 4))
 # Past wrk's 2 s default, so a slow answer is counted in the latency, not as an error.
 TIMEOUT = "10s"
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 _FIGURES = re.compile(r"BENCH (.*)")
 
 
@@ -112,6 +115,31 @@ def sign_in(port: int) -> str:
     _, tokens = api(port, "/tokens", {"username": USERNAME, "password": PASSWORD})
     token: str = tokens["access_token"]
     return token
+
+
+def site_session(port: int) -> str:
+    """The Cookie header of the benchmark account signed in to the site (its login form,
+    with the form's CSRF token and the session cookie it came with)."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    login = f"http://127.0.0.1:{port}/account/login"
+    with opener.open(login, timeout=120) as response:
+        form = response.read().decode()
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form)
+    assert token, "no CSRF token in the login form"
+    fields = {"csrf_token": token.group(1), "login": USERNAME, "password": PASSWORD}
+    with opener.open(login, data=urllib.parse.urlencode(fields).encode(), timeout=120):
+        pass
+    return "; ".join(f"{cookie.name}={cookie.value}" for cookie in jar)
+
+
+def page_path(port: int, recipe_id: int) -> str:
+    """A recipe's page on the site, where a browser asking for /recipes/<id> lands."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/recipes/{recipe_id}", headers={"Accept": BROWSER_ACCEPT}
+    )
+    with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
+        return urllib.parse.urlsplit(response.url).path
 
 
 def answers_quickly(port: int) -> bool:

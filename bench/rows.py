@@ -13,6 +13,7 @@ from typing import Any
 
 import varied
 from loads import (
+    BROWSER_ACCEPT,
     LOGIN_CONNECTIONS,
     SECONDS,
     Load,
@@ -20,7 +21,9 @@ from loads import (
     api,
     clear_caches,
     log,
+    page_path,
     sign_in,
+    site_session,
     wrk,
 )
 from servers import PASSWORD, USERNAME, Server
@@ -86,6 +89,21 @@ def signed_in_read(target: Target) -> Rows:
     url = f"{target.base}/recipes/{target.published_recipe()}"
     name = "GET one recipe, signed in"
     return {name: _measured(name, target.wrk(url, script="get_signed_in.lua", env=env))}
+
+
+def web_pages(target: Target) -> Rows:
+    """The site's pages as a browser asks for them: anonymous ones are replayed before
+    Flask like the API's reads; a signed-in one (a session cookie) always runs Flask."""
+    site = f"http://127.0.0.1:{target.port}"
+    recipe = site + page_path(target.port, target.published_recipe())
+    browser = {"Accept": BROWSER_ACCEPT, "Accept-Encoding": "gzip"}
+    signed_in = {**browser, "Cookie": site_session(target.port)}
+    rows = {
+        "anonymous recipe page": target.wrk(recipe, headers=browser),
+        "search page": target.wrk(f"{site}/search?q=chicken", headers=browser),
+        "signed-in recipe page": target.wrk(recipe, headers=signed_in),
+    }
+    return {name: _measured(name, figures) for name, figures in rows.items()}
 
 
 def repeated_searches(target: Target) -> Rows:
@@ -170,6 +188,7 @@ def sqlite_rows(target: Target, rng: random.Random, every_row: bool) -> Rows:
     rows = {
         **anonymous_reads(target),
         **signed_in_read(target),
+        **web_pages(target),
         **repeated_searches(target),
         **varied_reads(target, rng),
     }
