@@ -519,6 +519,16 @@ def submit(
     return client.post(path, data={"csrf_token": token, **(data or {})})
 
 
+def errors_beside(response: Any, field: str) -> str:
+    """The messages a page shows beside a form field: the list of its errors, which the
+    field names in its aria-describedby."""
+    body = response.get_data(as_text=True)
+    match = re.search(rf'<ul class="field-errors" id="{field}-errors">(.*?)</ul>', body, re.S)
+    assert match, f"no errors beside {field}"
+    assert re.search(rf'aria-describedby="[^"]*\b{field}-errors\b', body)
+    return match.group(1)
+
+
 @pytest.fixture
 def site_login(client: FlaskClient) -> Callable[[str], None]:
     """Log in through the site's form: the client holds the session cookie afterwards."""

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import PASSWORD, activation_path, csrf_token, outbox, submit
+from conftest import PASSWORD, activation_path, csrf_token, errors_beside, outbox, submit
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
@@ -27,15 +27,6 @@ def api_login(client: FlaskClient, username: str = "alice", password: str = PASS
 def text(response: Any) -> str:
     body: str = response.get_data(as_text=True)
     return body
-
-
-def field_errors(response: Any, field: str) -> str:
-    """The messages shown beside a field (the list its input names in aria-describedby)."""
-    body = text(response)
-    match = re.search(rf'<ul class="field-errors" id="{field}-errors">(.*?)</ul>', body, re.S)
-    assert match, f"no errors beside {field}"
-    assert re.search(rf'aria-describedby="[^"]*\b{field}-errors\b', body)
-    return match.group(1)
 
 
 def png() -> bytes:
@@ -136,7 +127,7 @@ def test_bad_registrations_are_422_with_the_error_beside_the_field(
     response = submit(client, "/account/register", form)
     assert response.status_code == 422
     assert response.headers["Cache-Control"] == "no-store"
-    assert field_errors(response, field)
+    assert errors_beside(response, field)
     assert HOSTILE not in text(response)  # what was typed comes back escaped
     assert outbox(app, "carol@example.com") == []
 
@@ -151,7 +142,7 @@ def test_a_taken_name_or_address_is_422_beside_that_field(
     form = {"username": "carol", "email": "carol@example.com", "password": PASSWORD, **data}
     response = submit(client, "/account/register", form)
     assert response.status_code == 422
-    assert "taken" in field_errors(response, field) or "exists" in field_errors(response, field)
+    assert "taken" in errors_beside(response, field) or "exists" in errors_beside(response, field)
 
 
 def test_an_unconfirmed_login_offers_to_send_the_mail_again(
@@ -252,7 +243,7 @@ def test_forgot_and_reset_by_the_mailed_link(
     assert page.headers["Cache-Control"] == "no-store"
     short = submit(other, reset_path, {"password": "short"}, page=reset_path)
     assert short.status_code == 422
-    assert field_errors(short, "password")
+    assert errors_beside(short, "password")
     done = submit(other, reset_path, {"password": NEW_PASSWORD}, page=reset_path)
     assert done.status_code == 303
     assert done.headers["Location"] == "/account/login"
@@ -273,12 +264,12 @@ def test_change_password_keeps_this_browser_and_ends_the_others(
         {"current_password": "not it at all", "new_password": NEW_PASSWORD},
     )
     assert wrong.status_code == 422
-    assert field_errors(wrong, "current_password")
+    assert errors_beside(wrong, "current_password")
     short = submit(
         client, "/account/password", {"current_password": PASSWORD, "new_password": "short"}
     )
     assert short.status_code == 422
-    assert field_errors(short, "new_password")
+    assert errors_beside(short, "new_password")
     assert api_login(client).status_code == 200
 
     changed = submit(
@@ -308,7 +299,7 @@ def test_profile_saves_text_and_escapes_it(
     assert me["display_name"] == HOSTILE
     too_long = submit(client, "/account/profile", {"display_name": "ok", "bio": "b" * 501})
     assert too_long.status_code == 422
-    assert field_errors(too_long, "bio")
+    assert errors_beside(too_long, "bio")
 
 
 def test_avatar_upload_shows_the_stored_image_and_can_be_removed(
@@ -333,7 +324,7 @@ def test_avatar_upload_shows_the_stored_image_and_can_be_removed(
         content_type="multipart/form-data",
     )
     assert refused.status_code == 422
-    assert "JPEG, PNG, WebP or GIF" in field_errors(refused, "avatar")
+    assert "JPEG, PNG, WebP or GIF" in errors_beside(refused, "avatar")
 
     removed = submit(client, "/account/profile/avatar/remove", page="/account/profile")
     assert removed.status_code == 303
@@ -393,7 +384,7 @@ def test_bad_api_keys_are_422_beside_the_field(
     site_login("alice")
     response = submit(client, "/account/api-keys", {"name": "script", "scope": "read", **data})
     assert response.status_code == 422
-    assert field_errors(response, field)
+    assert errors_beside(response, field)
     assert "You have no API keys." in text(response)
 
 
