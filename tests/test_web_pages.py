@@ -265,8 +265,19 @@ def test_a_signed_in_page_is_private_and_costs_one_query_for_identity(
     assert response.headers["Cache-Control"] == "private, no-cache"
     assert "Cookie" in response.headers["Vary"]
     assert "Log out" in html(response)
-    # identity, the recipe, its author, then tags, cover and avatar (selectin loads)
-    assert len(statements) <= 6, statements
+    # the identity and the recipe's version: its rendered parts come from the server cache
+    assert len(statements) == 2, statements
+
+
+def test_a_renamed_recipe_moves_its_canonical_url(
+    client: FlaskClient, soup: dict[str, Any], auth_headers: dict[str, str]
+) -> None:
+    assert client.get(page_url(soup, "tomato-soup")).status_code == 200
+    client.patch(f"/api/v1/recipes/{soup['id']}", json={"name": "Red Soup"}, headers=auth_headers)
+    moved = client.get(page_url(soup, "tomato-soup"))
+    assert moved.status_code == 301
+    assert moved.headers["Location"] == page_url(soup, "red-soup")
+    assert '<h1 id="recipe-name">Red Soup</h1>' in html(client.get(page_url(soup, "red-soup")))
 
 
 def test_everything_a_user_wrote_is_escaped(

@@ -9,18 +9,21 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, request, session, url_for
+import orjson
+from flask import Flask, current_app, render_template, request, session, url_for
+from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from potluck.domain.database import db
 from potluck.domain.errors import NotFound
 from potluck.domain.models import Recipe, User, visible
-from potluck.domain.recipes import readable_recipe, readable_version
+from potluck.domain.recipes import RecipeVersion, readable_recipe, readable_version
 from potluck.http.conditional import not_modified
 from potluck.http.errors import wants_html
 from potluck.http.hot_reads import offer_for_replay
 from potluck.schemas.images import image_urls
+from potluck.services.caching import versioned_bytes
 from potluck.services.mail import public_url
 from potluck.services.recipe_jsonld import jsonld_script, recipe_jsonld
 from potluck.services.scaling import scale_ingredients
@@ -71,32 +74,66 @@ def _page_etag(version_etag: str) -> str:
 def recipe(recipe_id: int, slug: str) -> Response:
     viewer = current_cook()
     servings, servings_error = _servings()
+    state = readable_version(recipe_id, viewer)  # one query; a 404 for others' drafts
     etag = None
     if viewer is None and "_flashes" not in session and servings_error is None:
         # A matching ETag was sent for this URL, at this version: its slug is still canonical.
-        etag = _page_etag(readable_version(recipe_id, None).etag)
+        etag = _page_etag(state.etag)
         fresh = not_modified(etag, extra=_PAGE_HEADERS)
         if fresh is not None:
             return fresh
-    found = readable_recipe(recipe_id, viewer)
-    canonical = slugify(found.name)
-    if slug != canonical:
-        return moved(recipe_url(found))
-    if found.is_publish and viewer is None:
+    is_author = viewer is not None and viewer.id == state.author_id
+    parts = _recipe_parts(state, servings, servings_error, is_author)
+    if slug != parts["slug"]:
+        return moved(url_for("web.recipe", recipe_id=recipe_id, slug=parts["slug"]))
+    if state.is_publish and viewer is None:
         offer_for_replay()
     return page(
         "web/recipe.html",
         status=400 if servings_error else 200,
         etag=etag,
-        recipe=found,
-        servings=servings or found.num_of_servings,
-        ingredients=scale_ingredients(found.ingredients, found.num_of_servings, servings)
-        if servings
-        else found.ingredients,
-        servings_error=servings_error,
-        is_author=viewer is not None and viewer.id == found.author_id,
-        **_shared_meta(found),
+        title=parts["name"],
+        # Rendered by our own autoescaping templates (below), kept as the HTML they made.
+        head=Markup(parts["head"]),  # noqa: S704
+        main=Markup(parts["main"]),  # noqa: S704
     )
+
+
+def _recipe_parts(
+    state: RecipeVersion, servings: int | None, servings_error: str | None, is_author: bool
+) -> dict[str, str]:
+    """The recipe's head and body as HTML, rendered once per version of the recipe (and its
+    author), servings asked and kind of viewer, and kept in the server cache: a signed-in
+    visitor's page then costs the identity, the version and the layout, no ORM loading."""
+    variant = f"{servings}|{servings_error is not None}|{is_author}"
+    variant += f"|{_templates_version(current_app)}"
+
+    def key(version_etag: str) -> str:
+        return f"recipe-page:{version_etag}:{variant}"
+
+    def build() -> tuple[bytes, str]:
+        found = readable_recipe(state.id, current_cook())
+        context = {
+            "recipe": found,
+            "servings": servings or found.num_of_servings,
+            "ingredients": scale_ingredients(
+                found.ingredients, found.num_of_servings, servings or found.num_of_servings
+            ),
+            "servings_error": servings_error,
+            "is_author": is_author,
+            **_shared_meta(found),
+        }
+        parts = {
+            "slug": slugify(found.name),
+            "name": found.name,
+            "head": render_template("web/_recipe_head.html", **context),
+            "main": render_template("web/_recipe_main.html", **context),
+        }
+        return orjson.dumps(parts), key(RecipeVersion.of(found).etag)
+
+    body, _ = versioned_bytes(key(state.etag), build)
+    parts: dict[str, str] = orjson.loads(body)
+    return parts
 
 
 def _shared_meta(found: Recipe) -> dict[str, Any]:
