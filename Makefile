@@ -35,11 +35,13 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The browser tests (tests/browser, Debian's chromium) run in this pass only.
 test-sqlite: $(STAMP)
+	scripts/ensure-chromium.sh
 	$(BIN)/pytest --cov --cov-report=term:skip-covered
 
 test-postgres: $(STAMP)
-	scripts/with-postgres.sh scripts/with-redis.sh $(BIN)/pytest
+	scripts/with-postgres.sh scripts/with-redis.sh $(BIN)/pytest --ignore=tests/browser
 
 test-client: $(CLIENT_STAMP)
 	$(BIN)/pytest client/tests -p no:cacheprovider
