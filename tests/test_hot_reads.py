@@ -207,7 +207,8 @@ def test_head_and_other_media_types_get_flask(client: FlaskClient, recipe: dict[
 def test_stored_answers_are_bounded(
     app: Flask, client: FlaskClient, auth_headers: dict[str, str], make_recipe: MakeRecipe
 ) -> None:
-    app.wsgi_app.max_entries = 2  # type: ignore[attr-defined]
+    # The replay sits right inside the operations front (operations.py).
+    app.wsgi_app.wsgi_app.max_entries = 2  # type: ignore[attr-defined]
     paths = [f"/api/v1/recipes/{make_recipe(auth_headers)['id']}" for _ in range(3)]
     for path in paths:
         client.get(path)

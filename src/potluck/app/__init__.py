@@ -16,6 +16,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from potluck import api
+from potluck.app import logs
 from potluck.app.config import load_settings
 from potluck.domain.database import db
 from potluck.http import (
@@ -26,6 +27,7 @@ from potluck.http import (
     hot_reads,
     idempotency,
     limits,
+    operations,
     persistence,
     proxies,
 )
@@ -55,7 +57,7 @@ def create_app(
         "json_serializer": lambda value: orjson.dumps(value).decode(),
         "json_deserializer": orjson.loads,
     }
-    _configure_logging()
+    _configure_logging(app.config["LOG_FORMAT"])
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")).parent.mkdir(
             parents=True, exist_ok=True
@@ -67,6 +69,7 @@ def create_app(
     http.init_app(app)
     hot_reads.init_app(app)  # inside TrustedProxies (proxies.init_app), so it sees real clients
     headers.init_app(app)
+    operations.init_app(app)  # health, metrics, maintenance; outside the replay, inside proxies
     cache.init_app(app)
     proxies.init_app(app)
     storage.init_app(app)
@@ -84,19 +87,17 @@ def create_app(
     return app
 
 
-def _configure_logging() -> None:
+def _configure_logging(log_format: str) -> None:
     """Our own handler on the `potluck` logger, whatever the server did to the root logger."""
     logger = logging.getLogger("potluck")
-    if any(isinstance(h, PotluckLogHandler) for h in logger.handlers):
-        return
-    handler = PotluckLogHandler()
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s")
-    )
-    handler.addFilter(headers.RequestIdFilter())
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
+    handler = next((h for h in logger.handlers if isinstance(h, PotluckLogHandler)), None)
+    if handler is None:
+        handler = PotluckLogHandler()
+        handler.addFilter(headers.RequestIdFilter())
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    handler.setFormatter(logs.formatter(log_format))
 
 
 class PotluckLogHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -16,6 +16,7 @@ from typing import Any
 
 ENVIRONMENTS = ("development", "testing", "production")
 MAIL_DELIVERIES = ("in-process", "worker")
+LOG_FORMATS = ("text", "json")
 KNOWN_WEAK_SECRETS = frozenset(
     {"", "secret", "changeme", "change-me", "dev", "development", "super-secret-key", "potluck"}
 )
@@ -82,6 +83,28 @@ def _mail_settings(env: Mapping[str, str], environment: str) -> dict[str, Any]:
         "MAIL_POLL_SECONDS": float(env.get("MAIL_POLL_SECONDS", 2)),
         "MAIL_RETRY_SECONDS": float(env.get("MAIL_RETRY_SECONDS", 30)),
         "MAIL_RETRY_MAX_SECONDS": float(env.get("MAIL_RETRY_MAX_SECONDS", 3600)),
+    }
+
+
+def _operations_settings(env: Mapping[str, str], instance: Path) -> dict[str, Any]:
+    log_format = env.get("LOG_FORMAT", "text").strip().lower()
+    if log_format not in LOG_FORMATS:
+        raise ConfigurationError(
+            f"LOG_FORMAT={log_format!r} is not one of {', '.join(LOG_FORMATS)}"
+        )
+    return {
+        # text: one readable line; json: one JSON object a line, for log collectors.
+        "LOG_FORMAT": log_format,
+        # On with the setting, or while the file exists (`potluck maintenance on|off`): put
+        # the file on a volume every instance shares to switch them all.
+        "MAINTENANCE": _flag(env.get("MAINTENANCE"), False),
+        "MAINTENANCE_FILE": env.get("MAINTENANCE_FILE") or str(instance / "maintenance"),
+        "MAINTENANCE_RETRY_SECONDS": int(env.get("MAINTENANCE_RETRY_SECONDS", 120)),
+        # /metrics: loopback, TRUSTED_PROXIES and these networks, or this bearer token.
+        "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
+        "METRICS_ALLOWED_NETWORKS": _list(env.get("METRICS_ALLOWED_NETWORKS")),
+        # How long `potluck serve` lets workers finish their requests after SIGTERM.
+        "SHUTDOWN_TIMEOUT_SECONDS": int(env.get("SHUTDOWN_TIMEOUT_SECONDS", 25)),
     }
 
 
@@ -189,6 +212,7 @@ def load_settings(
         "ACTIVATION_TOKEN_SECONDS": int(env.get("ACTIVATION_TOKEN_SECONDS", 2 * 24 * 3600)),
         "PASSWORD_RESET_TOKEN_SECONDS": int(env.get("PASSWORD_RESET_TOKEN_SECONDS", 3600)),
         **_mail_settings(env, environment),
+        **_operations_settings(env, instance),
         # Housekeeping (services/housekeeping.py): every mail sender purges this often (0: never,
         # leave it to `potluck purge`), deleting mail delivered more than so many days ago.
         "PURGE_INTERVAL_SECONDS": float(env.get("PURGE_INTERVAL_SECONDS", 3600)),

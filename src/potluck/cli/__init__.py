@@ -1,13 +1,14 @@
 """The `potluck` admin command: serve, db (Alembic), setup, seed, users, media, the mail
-worker and housekeeping."""
+worker, housekeeping and the maintenance switch."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
+import socket
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import click
@@ -20,6 +21,8 @@ from potluck.app import create_app
 from potluck.domain.database import db
 from potluck.domain.models import User, utcnow
 from potluck.domain.transactions import commit
+from potluck.http import maintenance as maintenance_switch
+from potluck.http.metrics import MULTIPROCESS_DIR
 from potluck.services.housekeeping import purge as purge_expired
 from potluck.services.media import check_media
 from potluck.services.outbox import deliver_all_due, run_sender
@@ -50,12 +53,15 @@ def serve(port: int | None, host: str, workers: int | None) -> None:
     click.echo(f"Potluck is serving on {base}/")
     click.echo(f"  API:  {base}/api/v1/recipes")
     click.echo(f"  docs: {base}/api/v1/docs")
-    granian = shutil.which("granian", path=os.path.dirname(sys.executable)) or "granian"
+    os.environ[MULTIPROCESS_DIR] = str(_fresh_metrics_directory(config["INSTANCE_PATH"], port))
     # One blocking thread per worker: more threads only fight over the GIL (DESIGN.md).
+    # After SIGTERM, workers finish their requests for up to SHUTDOWN_TIMEOUT_SECONDS.
     os.execv(  # noqa: S606 - replaces this process with the server, arguments are ours
-        granian,
+        sys.executable,
         [
-            "granian",
+            sys.executable,
+            "-m",
+            "potluck.cli.serving",  # granian, with workers that stop at once while starting
             "--interface",
             "wsgi",
             "--host",
@@ -66,6 +72,8 @@ def serve(port: int | None, host: str, workers: int | None) -> None:
             str(workers),
             "--blocking-threads",
             "1",
+            "--workers-kill-timeout",
+            str(config["SHUTDOWN_TIMEOUT_SECONDS"]),
             "--no-ws",
             "--log-level",
             "info",
@@ -73,6 +81,31 @@ def serve(port: int | None, host: str, workers: int | None) -> None:
             "potluck:create_app",
         ],
     )
+
+
+def _fresh_metrics_directory(instance_path: str, port: int) -> Path:
+    """Where this server's workers keep their Prometheus counts (multiprocess mode): one
+    directory per host and port, emptied so a restart starts from zero."""
+    given = os.environ.get(MULTIPROCESS_DIR)
+    directory = Path(given or Path(instance_path) / "metrics" / f"{socket.gethostname()}-{port}")
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    return directory
+
+
+@main.command()
+@click.argument("state", type=click.Choice(["on", "off", "status"]), default="status")
+@with_appcontext
+def maintenance(state: str) -> None:
+    """Switch maintenance on or off (every instance that shares MAINTENANCE_FILE answers 503
+    within a second), or show whether it is on."""
+    path = Path(current_app.config["MAINTENANCE_FILE"])
+    if state != "status":
+        maintenance_switch.flip(path, state == "on")
+    on = current_app.config["MAINTENANCE"] or path.exists()
+    forced = " (the MAINTENANCE setting is on)" if current_app.config["MAINTENANCE"] else ""
+    click.echo(f"Maintenance is {'on' if on else 'off'}{forced}.")
 
 
 @main.command()

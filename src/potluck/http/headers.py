@@ -85,6 +85,10 @@ class RequestIdFilter(logging.Filter):
 
 
 access_log = logging.getLogger("potluck.access")
+# The URL rule that answered, for the access log and the metrics (operations.py); a replay
+# (hot_reads.py) sets the one it stored.
+ROUTE_KEY = "potluck.route"
+UNMATCHED_ROUTE = "<unmatched>"
 
 
 def request_id_for(given: str) -> str:
@@ -154,6 +158,8 @@ def _finish(response: Response) -> Response:
     if len(_view_media_types()) > 1:
         response.vary.add("Accept")
     _gzip(response)
+    route = request.url_rule.rule if request.url_rule is not None else UNMATCHED_ROUTE
+    request.environ[ROUTE_KEY] = route
     if current_app.config["ACCESS_LOG"]:
         log_access(
             request.remote_addr,
@@ -163,6 +169,7 @@ def _finish(response: Response) -> Response:
             response.calculate_content_length() or 0,
             g.get("started", time.perf_counter()),
             g.get("request_id", "-"),
+            route,
         )
     return response
 
@@ -175,12 +182,20 @@ def log_access(
     length: int,
     started: float,
     request_id: str,
+    route: str,
 ) -> None:
     elapsed = (time.perf_counter() - started) * 1000
+    # The fields again as fields, for LOG_FORMAT=json.
+    fields = {"method": method, "route": route, "path": path, "status": status, "bytes": length}
     access_log.info(
         '%s "%s %s" %s %d %.1fms',
         *(address, method, path, status, length, elapsed),
-        extra={"request_id": request_id},
+        extra={
+            "request_id": request_id,
+            **fields,
+            "duration_ms": round(elapsed, 1),
+            "client": address,
+        },
     )
 
 

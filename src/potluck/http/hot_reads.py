@@ -29,7 +29,7 @@ from werkzeug.http import is_entity_header
 
 from potluck.domain.database import db
 from potluck.domain.preconditions import GZIP_SUFFIX, etag_listed
-from potluck.http.headers import log_access, request_id_for
+from potluck.http.headers import ROUTE_KEY, UNMATCHED_ROUTE, log_access, request_id_for
 from potluck.http.limits import limiter
 
 StartResponse = Callable[..., Any]
@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 _OFFERED = "potluck.replayable"
 # The generation the middleware read first: cache.current_generation takes it from here.
 GENERATION_KEY = "potluck.generation"
+# Set by the operations front (operations.py): probes, metrics and maintenance go to Flask.
+THROUGH_FLASK = "potluck.through_flask"
 # Headers that belong to one exchange, set again on every replay.
 _PER_REQUEST = frozenset(
     {
@@ -51,6 +53,7 @@ _PER_REQUEST = frozenset(
 )
 # A request with any of these needs Flask: credentials, CORS, other preconditions, ranges.
 _NEEDS_FLASK = (
+    THROUGH_FLASK,
     "HTTP_AUTHORIZATION",
     "HTTP_COOKIE",
     "HTTP_ORIGIN",
@@ -73,6 +76,7 @@ class StoredAnswer:
     headers: list[tuple[str, str]]
     body: bytes
     etag: str
+    route: str  # the URL rule, for the access log and the metrics
 
 
 class GenerationProbe:
@@ -185,7 +189,8 @@ class HotReads:
                 if etag.endswith(GZIP_SUFFIX + '"')
                 else etag
             )
-            self._store(key, generation, StoredAnswer(kept, b"".join(chunks), plain))
+            route = environ.get(ROUTE_KEY, UNMATCHED_ROUTE)
+            self._store(key, generation, StoredAnswer(kept, b"".join(chunks), plain, route))
         return chunks
 
     def _store(self, key: tuple[str, ...], generation: int, answer: StoredAnswer) -> None:
@@ -220,6 +225,7 @@ class HotReads:
     ) -> Iterable[bytes]:
         started = time.perf_counter()
         request_id = request_id_for(environ.get("HTTP_X_REQUEST_ID", ""))
+        environ[ROUTE_KEY] = stored.route
         fresh = [
             ("X-Request-ID", request_id),
             ("Cache-Status", "Potluck; hit; detail=replay"),
@@ -228,7 +234,7 @@ class HotReads:
         matches = etag_listed(environ.get("HTTP_IF_NONE_MATCH"), stored.etag)
         if matches is None:
             start_response("200 OK", [*stored.headers, *fresh])
-            self._log(environ, 200, len(stored.body), started, request_id)
+            self._log(environ, 200, len(stored.body), started, request_id, stored.route)
             return [stored.body]
         # Without the body's own headers, as Werkzeug sends every 304 (RFC 9110, 15.4.5).
         headers = [
@@ -237,17 +243,23 @@ class HotReads:
             if not is_entity_header(name) or name.lower() in {"expires", "content-location"}
         ]
         start_response("304 Not Modified", [*headers, *fresh])
-        self._log(environ, 304, 0, started, request_id)
+        self._log(environ, 304, 0, started, request_id, stored.route)
         return []
 
     def _log(
-        self, environ: dict[str, Any], status: int, length: int, started: float, request_id: str
+        self,
+        environ: dict[str, Any],
+        status: int,
+        length: int,
+        started: float,
+        request_id: str,
+        route: str,
     ) -> None:
         if self.app.config["ACCESS_LOG"]:
             query = environ.get("QUERY_STRING", "")
             path = environ.get("PATH_INFO", "") + (f"?{query}" if query else "")
             address = environ.get("REMOTE_ADDR")
-            log_access(address, "GET", path, status, length, started, request_id)
+            log_access(address, "GET", path, status, length, started, request_id, route)
 
 
 _limit = functools.lru_cache(maxsize=8)(parse)  # the setting's text, parsed once

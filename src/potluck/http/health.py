@@ -1,0 +1,98 @@
+"""Probes for orchestrators and load balancers: /healthz (the process answers; touches
+nothing) and /readyz (the database answers and is at the migrations' head, and Redis
+answers when REDIS_URL is set). Never cached, never rate limited, never replayed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import redis
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Flask, Response, current_app
+from sqlalchemy.exc import SQLAlchemyError
+
+from potluck.domain.database import db
+from potluck.http.errors import problem
+from potluck.http.limits import limiter
+
+OK = "ok"
+RETRY_AFTER_SECONDS = "5"
+# A probe must answer quickly even when Redis is gone.
+REDIS_TIMEOUT_SECONDS = 1.0
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def healthz() -> Response:
+    return _no_store(Response(b'{"status":"ok"}', mimetype="application/json"))
+
+
+def _migration_heads() -> set[str]:
+    # The scripts do not change while the process runs: read them once.
+    heads: set[str] | None = current_app.extensions.get("potluck.migration_heads")
+    if heads is None:
+        heads = set(ScriptDirectory(current_app.config["MIGRATIONS_DIR"]).get_heads())
+        current_app.extensions["potluck.migration_heads"] = heads
+    return heads
+
+
+def _database_checks() -> dict[str, str]:
+    try:
+        with db.engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    except SQLAlchemyError as error:
+        # The class only: a driver's message can name hosts and users.
+        return {"database": f"unreachable ({type(error).__name__})", "migrations": "unknown"}
+    heads = _migration_heads()
+    if current == heads:
+        return {"database": OK, "migrations": OK}
+    at = ", ".join(sorted(current)) or "none"
+    return {
+        "database": OK,
+        "migrations": f"not at head: the database is at {at}, the code at "
+        f"{', '.join(sorted(heads))}; run `potluck db upgrade`",
+    }
+
+
+def _redis_check(url: str) -> str:
+    client: redis.Redis | None = current_app.extensions.get("potluck.readyz_redis")
+    if client is None:
+        client = redis.Redis.from_url(
+            url,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+        )
+        current_app.extensions["potluck.readyz_redis"] = client
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        return f"unreachable ({type(error).__name__})"
+    return OK
+
+
+def readiness() -> dict[str, str]:
+    """Each check's result: "ok" or what is wrong."""
+    checks = _database_checks()
+    if url := current_app.config["REDIS_URL"]:
+        checks["redis"] = _redis_check(url)
+    return checks
+
+
+def readyz() -> Response:
+    checks = readiness()
+    failed = {name: result for name, result in checks.items() if result != OK}
+    if failed:
+        detail = "Not ready: " + "; ".join(f"{name} {result}" for name, result in failed.items())
+        return problem(503, detail, headers={"Retry-After": RETRY_AFTER_SECONDS}, checks=checks)
+    body: dict[str, Any] = {"status": "ready", "checks": checks}
+    return _no_store(Response(orjson.dumps(body), mimetype="application/json"))
+
+
+def init_app(app: Flask) -> None:
+    app.add_url_rule("/healthz", "healthz", limiter.exempt(healthz), methods=["GET"])
+    app.add_url_rule("/readyz", "readyz", limiter.exempt(readyz), methods=["GET"])
