@@ -1,17 +1,19 @@
 """A newcomer's whole journey, in the browser: register, confirm from the mail, log in,
-write a recipe with a cover, publish, log out; then, anonymous, find it, open it, scale it."""
+write a recipe with a cover, publish, log out; then a visitor without JavaScript finds it,
+opens it and scales it."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
 from browser.conftest import PASSWORD, Site, jpeg_bytes, link_in
 
 
 def test_a_newcomer_registers_writes_publishes_and_a_visitor_finds_and_scales(
-    page: Page, site: Site
+    page: Page, new_context: Callable[..., BrowserContext], site: Site
 ) -> None:
     mails_before = len(site.smtp.messages)
     page.goto("/account/register")
@@ -71,7 +73,8 @@ def test_a_newcomer_registers_writes_publishes_and_a_visitor_finds_and_scales(
     page.get_by_role("banner").get_by_role("button", name="Log out").click()
     expect(page.get_by_role("link", name="Log in")).to_be_visible()
 
-    # Anonymous: search, open, scale.
+    # A visitor, without JavaScript: search, open, scale.
+    page = new_context(java_script_enabled=False).new_page()
     page.goto("/search")
     page.get_by_role("main").get_by_role("searchbox", name="Search recipes").fill("crumble")
     page.get_by_role("main").get_by_role("searchbox", name="Search recipes").press("Enter")
