@@ -29,6 +29,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from potluck import create_app
 from potluck.app import PotluckLogHandler, logs
 from potluck.cli import main
+from potluck.domain.database import db as _db
 from potluck.http import hot_reads
 from potluck.http.maintenance import MaintenanceSwitch
 
@@ -89,15 +90,30 @@ def test_readyz_checks_the_database_and_its_migrations(client: FlaskClient) -> N
     assert "Cache-Status" not in again.headers  # never replayed
 
 
-def _app_on(database_url: str, tmp_path: Path, **config: Any) -> Flask:
-    environ = {**environ_for(database_url, tmp_path / "instance"), "REDIS_URL": ""}
-    return create_app({"HOT_READS": False, **config}, environ=environ)
+@pytest.fixture
+def make_app(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Flask]]:
+    """Apps of their own (on `database_url` unless given another), their pools closed after."""
+    made: list[Flask] = []
+
+    def make_app(
+        url: str = database_url, environ: dict[str, str] | None = None, **config: Any
+    ) -> Flask:
+        settings = {**environ_for(url, tmp_path / "instance"), "REDIS_URL": "", **(environ or {})}
+        made.append(create_app({"HOT_READS": False, **config}, environ=settings))
+        return made[-1]
+
+    yield make_app
+    for app in made:
+        with app.app_context():
+            _db.engine.dispose()
 
 
-def test_readyz_is_503_with_retry_after_while_the_database_is_unreachable(tmp_path: Path) -> None:
+def test_readyz_is_503_with_retry_after_while_the_database_is_unreachable(
+    tmp_path: Path, make_app: Callable[..., Flask]
+) -> None:
     # A directory where the database file should be: SQLite cannot open it.
     (tmp_path / "not-a-file").mkdir()
-    app = _app_on(f"sqlite:///{tmp_path / 'not-a-file'}", tmp_path)
+    app = make_app(f"sqlite:///{tmp_path / 'not-a-file'}")
     response = app.test_client().get("/readyz")
     body = assert_problem(response, 503, "database unreachable")
     assert response.headers["Retry-After"] == "5"
@@ -105,8 +121,10 @@ def test_readyz_is_503_with_retry_after_while_the_database_is_unreachable(tmp_pa
     assert body["checks"]["migrations"] == "unknown"
 
 
-def test_readyz_is_503_until_the_migrations_are_at_head(tmp_path: Path) -> None:
-    app = _app_on(f"sqlite:///{tmp_path / 'empty.db'}", tmp_path)
+def test_readyz_is_503_until_the_migrations_are_at_head(
+    tmp_path: Path, make_app: Callable[..., Flask]
+) -> None:
+    app = make_app(f"sqlite:///{tmp_path / 'empty.db'}")
     response = app.test_client().get("/readyz")
     body = assert_problem(response, 503, "migrations not at head")
     assert body["checks"]["database"] == "ok"
@@ -204,13 +222,9 @@ def test_metrics_are_shown_only_to_allowed_networks_or_the_token(app: Flask) -> 
 
 
 def test_metrics_are_shown_to_the_trusted_proxies_networks(
-    database_url: str, tmp_path: Path
+    make_app: Callable[..., Flask],
 ) -> None:
-    environ = {
-        **environ_for(database_url, tmp_path / "instance"),
-        "TRUSTED_PROXIES": "10.0.0.0/8",
-    }
-    client = create_app(environ=environ).test_client()
+    client = make_app(environ={"TRUSTED_PROXIES": "10.0.0.0/8"}).test_client()
     inside = client.get("/metrics", environ_base={"REMOTE_ADDR": "10.1.2.3"})
     assert inside.status_code == 200
     # Through a trusted proxy the client's own address decides, not the proxy's.
@@ -321,8 +335,8 @@ def test_maintenance_answers_503_except_the_operations_pages(
     assert "Maintenance is off." in runner.invoke(cli=main, args=["maintenance"]).output
 
 
-def test_the_maintenance_setting_holds_without_a_file(database_url: str, tmp_path: Path) -> None:
-    app = _app_on(database_url, tmp_path, MAINTENANCE=True)
+def test_the_maintenance_setting_holds_without_a_file(make_app: Callable[..., Flask]) -> None:
+    app = make_app(MAINTENANCE=True)
     client = app.test_client()
     assert_problem(client.get("/api/v1/recipes"), 503, "maintenance")
     assert client.get("/healthz").status_code == 200

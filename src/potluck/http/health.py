@@ -60,18 +60,16 @@ def _database_checks() -> dict[str, str]:
 
 
 def _redis_check(url: str) -> str:
-    client: redis.Redis | None = current_app.extensions.get("potluck.readyz_redis")
-    if client is None:
-        client = redis.Redis.from_url(
-            url,
-            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-            socket_timeout=REDIS_TIMEOUT_SECONDS,
-        )
-        current_app.extensions["potluck.readyz_redis"] = client
+    # A connection per probe (one every few seconds): nothing held between probes.
+    client = redis.Redis.from_url(
+        url, socket_connect_timeout=REDIS_TIMEOUT_SECONDS, socket_timeout=REDIS_TIMEOUT_SECONDS
+    )
     try:
         client.ping()
     except redis.RedisError as error:
         return f"unreachable ({type(error).__name__})"
+    finally:
+        client.close()
     return OK
 
 
