@@ -507,13 +507,13 @@ def test_an_in_flight_request_finishes_after_sigterm(tmp_path: Path) -> None:
     _assert_all_gone(process, port, log)
 
 
-def test_metrics_sum_every_worker_and_start_from_zero(tmp_path: Path) -> None:
+def test_metrics_sum_every_worker_and_start_from_zero_with_json_logs(tmp_path: Path) -> None:
     port = free_port()
     # Counts a previous server on this port left behind.
     directory = tmp_path / "metrics" / f"{socket.gethostname()}-{port}"
     directory.mkdir(parents=True)
     (directory / "counter_1.db").write_bytes(b"left over")
-    process, port, _ = _serve(tmp_path, port=port)
+    process, port, _ = _serve(tmp_path, port=port, LOG_FORMAT="json", ACCESS_LOG="1")
     log = tmp_path / "serve.log"
     try:
         _until_ready(process, port, log)
@@ -531,3 +531,14 @@ def test_metrics_sum_every_worker_and_start_from_zero(tmp_path: Path) -> None:
     assert len(pids) >= 2, pids
     assert requests_counted(metrics, "/api/v1/recipes", "200") == 40
     assert requests_counted(metrics, "/healthz", "200") >= 1
+    # Every line the server wrote is JSON, granian's own included; only the command's banner,
+    # printed before the server starts, is not.
+    lines = [
+        json.loads(line)
+        for line in log.read_text().splitlines()
+        if not line.startswith(("Potluck is serving", "  API:", "  docs:"))
+    ]
+    assert all({"time", "level", "logger", "message", "request_id"} <= set(line) for line in lines)
+    assert any(line["logger"] == "_granian" for line in lines)
+    access = [line for line in lines if line["logger"] == "potluck.access"]
+    assert sum(line["route"] == "/api/v1/recipes" for line in access) == 40

@@ -18,6 +18,7 @@ from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from potluck.app import create_app
+from potluck.app.logs import write_granian_json_config
 from potluck.domain.database import db
 from potluck.domain.models import User, utcnow
 from potluck.domain.transactions import commit
@@ -53,7 +54,12 @@ def serve(port: int | None, host: str, workers: int | None) -> None:
     click.echo(f"Potluck is serving on {base}/")
     click.echo(f"  API:  {base}/api/v1/recipes")
     click.echo(f"  docs: {base}/api/v1/docs")
-    os.environ[MULTIPROCESS_DIR] = str(_fresh_metrics_directory(config["INSTANCE_PATH"], port))
+    metrics_directory = _fresh_metrics_directory(config["INSTANCE_PATH"], port)
+    os.environ[MULTIPROCESS_DIR] = str(metrics_directory)
+    log_config = []
+    if config["LOG_FORMAT"] == "json":
+        written = write_granian_json_config(metrics_directory / "granian-logging.json")
+        log_config = ["--log-config", str(written)]
     # One blocking thread per worker: more threads only fight over the GIL (DESIGN.md).
     # After SIGTERM, workers finish their requests for up to SHUTDOWN_TIMEOUT_SECONDS.
     os.execv(  # noqa: S606 - replaces this process with the server, arguments are ours
@@ -77,6 +83,7 @@ def serve(port: int | None, host: str, workers: int | None) -> None:
             "--no-ws",
             "--log-level",
             "info",
+            *log_config,
             "--factory",
             "potluck:create_app",
         ],
