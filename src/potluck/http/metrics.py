@@ -45,27 +45,20 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 
 # The instruments, registered once per process (tests create many apps).
 registry = CollectorRegistry(auto_describe=True)
+# One counter for requests, replays and the server-side cache: every replayed read writes
+# to a worker's metrics file, and each write there costs about as much as a count.
 REQUESTS = Counter(
     "potluck_http_requests",
-    "HTTP requests answered, by method, URL rule and status.",
-    ["method", "route", "status"],
+    "HTTP requests answered, by method, URL rule, status and how the cache took part: "
+    "replay (answered from memory before Flask, hot_reads.py), hit or miss (the server-side "
+    "cache, as Cache-Status says) or none.",
+    ["method", "route", "status", "cache"],
     registry=registry,
 )
 LATENCY = Histogram(
     "potluck_http_request_duration_seconds",
     "Time from receiving a request to handing its answer to the server, in seconds.",
     ["method", "route", "status"],
-    registry=registry,
-)
-CACHE = Counter(
-    "potluck_cache_requests",
-    "Answers built through the server-side cache (Cache-Status): hit or miss.",
-    ["result"],
-    registry=registry,
-)
-REPLAYS = Counter(
-    "potluck_hot_read_replays",
-    "Anonymous reads answered from memory before Flask (hot_reads.py).",
     registry=registry,
 )
 POOL_CHECKED_OUT = Gauge(
@@ -86,29 +79,30 @@ def method_label(method: str) -> str:
     return method if method in _METHODS else "other"  # a client can send any word
 
 
+def cache_label(cache_status: str) -> str:
+    if not cache_status:
+        return "none"
+    if cache_status.endswith("detail=replay"):
+        return "replay"
+    return "miss" if "fwd=miss" in cache_status else "hit"
+
+
 # Each series' children, looked up once: labels() costs more than the count itself, on
 # replayed reads that take some tens of microseconds in all.
-_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+_series: dict[tuple[str, str, int, str], tuple[Any, Any]] = {}
 
 
 def record_request(method: str, route: str, status: int, seconds: float, cache: str) -> None:
     """Count one answered request; `cache` is its Cache-Status header, or empty."""
-    method = method_label(method)
-    series = _series.get((method, route, status))
+    key = (method_label(method), route, status, cache_label(cache))
+    series = _series.get(key)
     if series is None:
-        labels = (method, route, str(status))
-        series = _series[method, route, status] = (
-            REQUESTS.labels(*labels),
-            LATENCY.labels(*labels),
+        series = _series[key] = (
+            REQUESTS.labels(key[0], route, str(status), key[3]),
+            LATENCY.labels(key[0], route, str(status)),
         )
     series[0].inc()
     series[1].observe(seconds)
-    if not cache:
-        return
-    if cache.endswith("detail=replay"):
-        REPLAYS.inc()
-    else:
-        CACHE.labels("miss" if "fwd=miss" in cache else "hit").inc()
 
 
 def _watch_pool(app: Flask) -> None:

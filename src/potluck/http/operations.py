@@ -37,23 +37,26 @@ class OperationsFront:
             environ[THROUGH_FLASK] = True
         elif self.switch.is_on():
             environ[THROUGH_FLASK] = environ[MAINTENANCE_KEY] = True
-        answered: dict[str, Any] = {}
+        answered: list[Any] = []
 
         def capture(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
-            answered["status"] = status
-            answered["cache"] = next(
-                (value for name, value in headers if name.lower() == "cache-status"), ""
-            )
+            answered[:] = status, headers
             return start_response(status, headers, *args)
 
         body = self.wsgi_app(environ, capture)
-        if "status" in answered:
+        if answered:
+            status, headers = answered
+            cache = ""
+            for name, value in headers:
+                if name == "Cache-Status":  # as cache.py and hot_reads.py spell it
+                    cache = value
+                    break
             metrics.record_request(
-                environ.get("REQUEST_METHOD", ""),
+                environ["REQUEST_METHOD"],
                 environ.get(ROUTE_KEY, UNMATCHED_ROUTE),
-                int(answered["status"][:3]),
+                int(status[:3]),
                 time.perf_counter() - started,
-                answered["cache"],
+                cache,
             )
         return body  # type: ignore[no-any-return]
 
