@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from flask import Response, url_for
 from flask.views import MethodView
 
@@ -30,10 +31,11 @@ from potluck.http.conditional import (
     request_preconditions,
     version_headers,
 )
-from potluck.http.errors import abort, dumps_json
+from potluck.http.errors import abort
 from potluck.http.headers import negotiated_type, produces
 from potluck.http.hot_reads import offer_for_replay
 from potluck.http.paging import link_header, page_envelope
+from potluck.schemas.encoding import dumps_json
 from potluck.schemas.images import image_urls
 from potluck.schemas.recipes import (
     RecipeInputSchema,
@@ -48,6 +50,7 @@ from potluck.services.exports import CSV_MIMETYPE, recipes_csv
 from potluck.services.keyset import recipe_page
 from potluck.services.mail import public_url
 from potluck.services.media import release_images
+from potluck.services.recipe_documents import recipe_document, recipe_documents
 from potluck.services.recipe_jsonld import JSONLD_MIMETYPE, recipe_jsonld
 
 blp = Blueprint("recipes", __name__, description="Recipes")
@@ -126,7 +129,7 @@ def recipe_headers(state: RecipeVersion, media: str = "application/json") -> dic
 
 def _recipe_document(recipe: Recipe, media: str) -> bytes:
     if media != JSONLD_MIMETYPE:
-        return dumps_json(RecipeOutputSchema().dump(recipe))
+        return recipe_document(recipe)  # the same bytes as in every list page
     # Absolute URLs from PUBLIC_BASE_URL, never the Host header: the bytes are cached by version.
     cover = recipe.cover_hash
     document = recipe_jsonld(
@@ -164,9 +167,15 @@ def _page_response(params: dict[str, Any], *, public: bool = True, **list_option
     media = negotiated_type()
 
     def build() -> tuple[bytes, str, dict[str, str]]:
-        page = recipe_page(params, list_options)
-        envelope = RecipePageSchema().dump(page_envelope(page))
-        body = recipes_csv(envelope["data"]) if media == CSV_MIMETYPE else dumps_json(envelope)
+        if media == CSV_MIMETYPE:
+            page = recipe_page(params, list_options)
+            body = recipes_csv(RecipePageSchema().dump(page_envelope(page))["data"])
+        else:
+            # Each recipe's document as GET one recipe serialized it, spliced in unparsed.
+            page = recipe_page(params, list_options, versions=True)
+            envelope = RecipePageSchema().dump({**page_envelope(page), "data": []})
+            envelope["data"] = [orjson.Fragment(doc) for doc in recipe_documents(page.items)]
+            body = dumps_json(envelope)
         return body, media, {"Link": link_header(page)}
 
     if public:

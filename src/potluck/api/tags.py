@@ -9,9 +9,9 @@ from flask.views import MethodView
 from potluck.api.base import Blueprint
 from potluck.domain.tags import tag_list
 from potluck.http.cache import cached_answer
-from potluck.http.errors import dumps_json
 from potluck.http.headers import negotiated_type, produces
 from potluck.http.paging import link_header, page_envelope
+from potluck.schemas.encoding import dumps_json
 from potluck.schemas.tags import TagListQuerySchema, TagPageSchema
 from potluck.services.exports import CSV_MIMETYPE, tags_csv
 from potluck.services.pagination import count_rows, paginate

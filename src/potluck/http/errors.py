@@ -6,7 +6,6 @@ import io
 import logging
 import tempfile
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any, NoReturn
 
 import flask_smorest
@@ -29,13 +28,13 @@ from potluck.domain.errors import (
     Unauthenticated,
 )
 from potluck.http.converters import IdConverter, UsernameConverter
+from potluck.schemas.encoding import dumps_json
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 _CHUNK = 64 * 1024
 _SPOOL_IN_MEMORY = 1024 * 1024
-_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z
 
 # Werkzeug's default descriptions address people at a browser; API clients get these.
 _DETAILS = {
@@ -56,18 +55,6 @@ _PAGE_DETAILS = {
     500: "Something went wrong on our side. It has been logged; please try again later.",
     503: "Potluck is busy or down for maintenance. Please try again in a moment.",
 }
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def dumps_json(value: Any) -> bytes:
-    return orjson.dumps(value, default=_default, option=_ORJSON_OPTIONS)
 
 
 class OrjsonProvider(JSONProvider):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
@@ -19,6 +19,7 @@ from potluck.domain.errors import Invalid
 from potluck.domain.models import Recipe
 from potluck.services.caching import cached_count
 from potluck.services.pagination import Page, paginate, paginate_after
+from potluck.services.recipe_documents import VERSION_COLUMNS, versions_of
 from potluck.services.search import recipe_list
 
 CURSOR_SALT = "potluck.recipe-list-cursor"
@@ -142,21 +143,31 @@ def after(key: ColumnElement[Any], descending: bool, value: Any, recipe_id: int)
     return and_(key >= bound, row > position)
 
 
-def recipe_page(params: dict[str, Any], list_options: dict[str, Any]) -> Page:
+def recipe_page(
+    params: dict[str, Any], list_options: dict[str, Any], *, versions: bool = False
+) -> Page:
     """The page of a recipe list that `params` ask for, by cursor or by number; either way
-    with the cursor of the page after it."""
+    with the cursor of the page after it. Its items are recipes, or with `versions` their
+    RecipeVersions alone (narrow rows: see recipe_documents)."""
     listing = recipe_list(params, **list_options)
     fingerprint = list_fingerprint(params, list_options)
     cursors = ListCursors(listing.sort, listing.order, fingerprint)
     # The count depends on the filters alone: every page and order of a search shares it.
     total = cached_count(listing.statement, f"recipes:{fingerprint}")
+    ordered = listing.ordered()
+    if versions:
+        ordered = ordered.with_only_columns(*VERSION_COLUMNS, listing.key.label("sort_key"))
 
     def cursor_after(row: Row[Any, Any]) -> str:
-        return cursors.encode(row[1], row[0].id)
+        recipe_id = row[0] if versions else row[0].id
+        return cursors.encode(row[-1], recipe_id)
 
     if params.get("cursor"):
         key, recipe_id = cursors.decode(params["cursor"])
-        ordered = listing.ordered().where(after(listing.key, listing.descending, key, recipe_id))
-        return paginate_after(total, ordered, params["per_page"], cursor_after)
-    ordered = listing.ordered()
-    return paginate(total, ordered, params["page"], params["per_page"], cursor_after)
+        ordered = ordered.where(after(listing.key, listing.descending, key, recipe_id))
+        page = paginate_after(total, ordered, params["per_page"], cursor_after, rows=versions)
+    else:
+        page = paginate(
+            total, ordered, params["page"], params["per_page"], cursor_after, rows=versions
+        )
+    return replace(page, items=versions_of(page.items)) if versions else page

@@ -45,20 +45,30 @@ def paginate(
     page: int,
     per_page: int,
     cursor_after: CursorAfter | None = None,
+    *,
+    rows: bool = False,
 ) -> Page:
     """Page `page` of `ordered` rows (item, sort key) of a list of `total` rows; the next
-    page's cursor when the list offers keyset paging (`cursor_after`)."""
-    rows = db.session.execute(ordered.limit(per_page).offset((page - 1) * per_page)).all()
+    page's cursor when the list offers keyset paging (`cursor_after`). The items are the
+    rows' first column, or with `rows` the rows themselves."""
+    found = db.session.execute(ordered.limit(per_page).offset((page - 1) * per_page)).all()
     more = page * per_page < total
-    next_cursor = cursor_after(rows[-1]) if cursor_after and rows and more else None
-    return Page([row[0] for row in rows], per_page, total, page, next_cursor)
+    next_cursor = cursor_after(found[-1]) if cursor_after and found and more else None
+    items = list(found) if rows else [row[0] for row in found]
+    return Page(items, per_page, total, page, next_cursor)
 
 
 def paginate_after(
-    total: int, ordered: Select[Any], per_page: int, cursor_after: CursorAfter
+    total: int,
+    ordered: Select[Any],
+    per_page: int,
+    cursor_after: CursorAfter,
+    *,
+    rows: bool = False,
 ) -> Page:
     """The next `per_page` rows of `ordered`, already narrowed to those after a cursor."""
-    rows = db.session.execute(ordered.limit(per_page + 1)).all()
+    found = db.session.execute(ordered.limit(per_page + 1)).all()
     # The one row past the page says whether another page follows, without counting.
-    next_cursor = cursor_after(rows[per_page - 1]) if len(rows) > per_page else None
-    return Page([row[0] for row in rows[:per_page]], per_page, total, None, next_cursor)
+    next_cursor = cursor_after(found[per_page - 1]) if len(found) > per_page else None
+    items = list(found[:per_page]) if rows else [row[0] for row in found[:per_page]]
+    return Page(items, per_page, total, None, next_cursor)
