@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from conftest import PASSWORD
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -231,3 +232,74 @@ def test_replays_count_against_the_read_limit(
     assert refused.status_code == 429
     assert refused.mimetype == "application/problem+json"
     assert int(refused.headers["Retry-After"]) >= 1
+
+
+# Signed-in readers: the same public answers, once their token checks out
+
+
+def test_a_signed_in_reader_gets_the_public_answer_replayed(
+    client: FlaskClient,
+    through_flask: FlaskClient,
+    recipe: dict[str, Any],
+    other_headers: dict[str, str],
+) -> None:
+    path = f"/api/v1/recipes/{recipe['id']}"
+    first = client.get(path, headers=other_headers)  # Flask verifies the token it never saw
+    assert (first.status_code, replayed(first)) == (200, False)
+    again = client.get(path, headers=other_headers)
+    assert (again.status_code, replayed(again)) == (200, True)
+    assert again.data == first.data
+    assert lasting_headers(again) == lasting_headers(through_flask.get(path))
+    assert replayed(client.get(path))  # the answer is the same for everyone
+
+
+@pytest.mark.parametrize("ending", ["logout", "password change"])
+def test_a_token_ended_anywhere_is_refused_not_replayed(
+    client: FlaskClient,
+    recipe: dict[str, Any],
+    other_headers: dict[str, str],
+    ending: str,
+) -> None:
+    path = f"/api/v1/recipes/{recipe['id']}"
+    client.get(path, headers=other_headers)
+    assert replayed(client.get(path, headers=other_headers))
+    if ending == "logout":
+        assert client.delete("/api/v1/tokens", headers=other_headers).status_code == 204
+    else:
+        change = {"current_password": PASSWORD, "new_password": "another long passphrase"}
+        response = client.put("/api/v1/me/password", json=change, headers=other_headers)
+        assert response.status_code == 200, response.json
+    refused = client.get(path, headers=other_headers)
+    assert (refused.status_code, replayed(refused)) == (401, False)
+    assert "WWW-Authenticate" in refused.headers
+    assert replayed(client.get(path))  # anonymous readers still get the replay
+
+
+def test_refresh_tokens_and_api_keys_go_to_flask(
+    client: FlaskClient, recipe: dict[str, Any], user: dict[str, Any], auth_headers: dict[str, str]
+) -> None:
+    path = f"/api/v1/recipes/{recipe['id']}"
+    tokens = client.post(
+        "/api/v1/tokens", json={"username": user["username"], "password": PASSWORD}
+    )
+    refresh = {"Authorization": f"Bearer {tokens.json['refresh_token']}"}
+    key = client.post(
+        "/api/v1/me/api-keys", json={"name": "script", "scope": "read"}, headers=auth_headers
+    ).json["key"]
+    for headers in (refresh, {"Authorization": f"Bearer {key}"}):
+        answers = [client.get(path, headers=headers) for _ in range(2)]
+        assert not any(replayed(answer) for answer in answers)
+    assert client.get(path, headers=refresh).status_code == 401
+
+
+@pytest.mark.rate_limits
+def test_signed_in_replays_count_against_the_readers_own_limit(
+    app: Flask, client: FlaskClient, recipe: dict[str, Any], other_headers: dict[str, str]
+) -> None:
+    app.config["READ_RATE_LIMIT"] = "3 per minute"
+    path = f"/api/v1/recipes/{recipe['id']}"
+    answers = [client.get(path, headers=other_headers) for _ in range(3)]
+    assert [replayed(a) for a in answers] == [False, True, True]
+    assert [a.headers["RateLimit-Remaining"] for a in answers] == ["2", "1", "0"]
+    assert client.get(path, headers=other_headers).status_code == 429
+    assert client.get(path).status_code == 200  # the address has its own count

@@ -102,6 +102,12 @@ class VerifiedTokens:
         self.claims: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self.lock = threading.Lock()
 
+    def known(self, token: str) -> dict[str, Any] | None:
+        """The claims of a token verified before and not expired yet, without decoding."""
+        with self.lock:
+            claims = self.claims.get(token)
+        return claims if claims is not None and claims["exp"] > time.time() else None
+
     def claims_of(self, token: str) -> dict[str, Any]:
         """The token's claims; raises as `decode_token` does (needs the app context)."""
         with self.lock:

@@ -1,14 +1,18 @@
-"""Anonymous reads of public recipes and list pages, answered again from memory in WSGI
-middleware, before Flask, the ORM or a schema runs.
+"""Public reads of recipes and list pages, answered again from memory in WSGI middleware,
+before Flask, the ORM or a schema runs: to anonymous readers, and to signed-in ones whose
+access token checks out (the answers offered do not depend on who asks).
 
 A view opts its answer in (`offer_for_replay`); the middleware keeps the final status line,
 headers and body, as every after-request hook left them. An answer is replayed only while
 the cache generation it was built at is current, the counter every write to recipes, tags
 or users moves in its own transaction (cache.py), so no worker serves a page a commit has
 changed. On SQLite a worker notices any commit from `PRAGMA data_version` and reads the
-generation only then; elsewhere it reads it on every request. The replay counts the request
-against the same rate limit as Flask-Limiter and sets a fresh request id, rate-limit
-headers and Cache-Status; anything it does not handle goes on to Flask unchanged.
+generation (and a signed-in caller's account) only then; elsewhere it reads them on every
+request. A token is replayed to only once Flask has verified its signature in this process
+(http.auth.VerifiedTokens); its account, session generation and revocation are checked
+here with the one query Flask would ask. The replay counts the request against the same
+rate limit as Flask-Limiter (per user, or per address) and sets a fresh request id,
+rate-limit headers and Cache-Status; anything it does not handle goes on to Flask unchanged.
 """
 
 from __future__ import annotations
@@ -27,8 +31,10 @@ from flask import Flask, request
 from limits import parse
 from werkzeug.http import is_entity_header
 
+from potluck.domain.api_keys import KEY_PREFIX
 from potluck.domain.database import db
 from potluck.domain.preconditions import GZIP_SUFFIX, etag_listed
+from potluck.http.auth import verified_tokens
 from potluck.http.headers import ROUTE_KEY, UNMATCHED_ROUTE, log_access, request_id_for
 from potluck.http.limits import limiter
 
@@ -54,7 +60,6 @@ _PER_REQUEST = frozenset(
 # A request with any of these needs Flask: credentials, CORS, other preconditions, ranges.
 _NEEDS_FLASK = (
     THROUGH_FLASK,
-    "HTTP_AUTHORIZATION",
     "HTTP_COOKIE",
     "HTTP_ORIGIN",
     "HTTP_IF_MATCH",
@@ -63,6 +68,12 @@ _NEEDS_FLASK = (
     "HTTP_RANGE",
 )
 _GENERATION_SQL = "SELECT value FROM cache_generations WHERE name = 'recipes'"
+# A signed-in caller's account: its session generation, whether it may log in, and whether
+# this token was revoked: the one indexed query http.auth asks, in the driver's own words.
+_ACCOUNT_SQL = (
+    "SELECT session_generation, is_active, "
+    "EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = {mark}) FROM users WHERE id = {mark}"
+)
 
 
 def offer_for_replay() -> None:
@@ -112,6 +123,40 @@ class GenerationProbe:
             self.local.seen = seen
         return int(self.local.generation)
 
+    def account(self, user_id: int, jti: str) -> tuple[int, bool, bool] | None:
+        """(session generation, active, this token revoked) of an account, or None when it
+        does not exist or the database cannot be asked. On SQLite, remembered until the
+        next commit anywhere (PRAGMA data_version, read by `current` just before)."""
+        try:
+            if self.sqlite_path:
+                accounts = self.local.__dict__.setdefault("accounts", {})
+                if accounts.get("seen") != self.local.seen:
+                    accounts.clear()
+                    accounts["seen"] = self.local.seen
+                if (user_id, jti) not in accounts:
+                    sql = _ACCOUNT_SQL.format(mark="?")
+                    row = self.local.connection.execute(sql, (jti, user_id)).fetchone()
+                    accounts[user_id, jti] = row
+                found = accounts[user_id, jti]
+            else:
+                found = self._ask_pool(_ACCOUNT_SQL.format(mark="%s"), (jti, user_id))
+        except Exception:  # any database trouble: Flask will meet it and answer properly
+            log.warning("account unreadable; answering through Flask", exc_info=True)
+            return None
+        return (int(found[0]), bool(found[1]), bool(found[2])) if found else None
+
+    def _ask_pool(self, sql: str, parameters: tuple[Any, ...]) -> Any:
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(sql, parameters)
+            row = cursor.fetchone()
+            cursor.close()
+            connection.commit()
+        finally:
+            connection.close()
+        return row
+
     def _from_pool(self) -> int:
         connection = self.engine.raw_connection()
         try:
@@ -155,7 +200,12 @@ class HotReads:
                 self.generation = generation
             stored = self.answers.get(key)
         if stored is not None:
-            limit_headers = self._count(environ)
+            caller = (
+                self._signed_in(environ["HTTP_AUTHORIZATION"])
+                if "HTTP_AUTHORIZATION" in environ
+                else f"ip:{environ.get('REMOTE_ADDR') or 'unknown'}"
+            )
+            limit_headers = self._count(caller) if caller is not None else None
             if limit_headers is not None:
                 return self._replay(stored, environ, limit_headers, start_response)
         environ[GENERATION_KEY] = generation
@@ -201,12 +251,33 @@ class HotReads:
             while len(self.answers) > self.max_entries:
                 self.answers.popitem(last=False)
 
-    def _count(self, environ: dict[str, Any]) -> list[tuple[str, str]] | None:
+    def _signed_in(self, authorization: str) -> str | None:
+        """The rate-limit key of a caller whose access token checks out as http.auth would
+        check it (signature verified before by Flask, not expired, account active, session
+        generation current, token not revoked); None sends the request to Flask, which
+        verifies a token it has not seen and answers every refusal. Offered answers do not
+        depend on who asks (public recipes and lists), so a signed-in caller gets them too."""
+        scheme, _, token = authorization.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token or token.startswith(KEY_PREFIX):
+            return None  # API keys record their last use: Flask does that
+        claims = verified_tokens(self.app).known(token)
+        if claims is None or claims.get("type") != "access":
+            return None
+        account = self.probe.account(int(claims["sub"]), claims["jti"])
+        if account is None:
+            return None
+        generation, active, revoked = account
+        if not active or revoked or generation != claims.get("gen"):
+            return None
+        return f"user:{claims['sub']}"
+
+    def _count(self, caller: str) -> list[tuple[str, str]] | None:
         """Count the request as Flask-Limiter's application limit would; None when over it."""
         if not limiter.enabled:
             return []
         item = _limit(str(self.app.config["READ_RATE_LIMIT"]))
-        arguments = (f"ip:{environ.get('REMOTE_ADDR') or 'unknown'}", "global")
+        arguments = (caller, "global")
         if not limiter.limiter.hit(item, *arguments):
             return None  # Flask answers the 429, with its problem document
         reset, remaining = limiter.limiter.get_window_stats(item, *arguments)
