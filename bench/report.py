@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from loads import CONNECTIONS, LOGIN_CONNECTIONS, SECONDS, TIMEOUT
-from servers import WORKERS
+from servers import THREADS, WORKERS
 
 CEILINGS = {"hello": "Flask hello-world", "bare": "bare WSGI callable"}
 DATABASES = {"sqlite": "SQLite (WAL)", "postgresql": "PostgreSQL (throwaway server, fsync off)"}
@@ -185,6 +185,7 @@ def settings() -> dict[str, Any]:
         "login_connections": LOGIN_CONNECTIONS,
         "timeout": TIMEOUT,
         "workers": WORKERS,
+        "threads": THREADS,
     }
 
 
@@ -196,7 +197,8 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"{report['machine']}; wrk on loopback, {run['connections']} connections (logins "
         f"{run['login_connections']}), {run['seconds']} s a row, {run['timeout']} timeout; "
-        f"granian WSGI, {run['workers']} workers, 1 blocking thread each, for Potluck and both "
+        f"granian WSGI, {run['workers']} workers, {run.get('threads', 1)} blocking threads each, "
+        "for Potluck and both "
         "ceilings alike.",
         "",
         "| ceiling | requests/s | p50 ms | p99 ms | errors | requests/s again at the end |",

@@ -19,6 +19,9 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 WORKERS = int(os.environ.get("BENCH_WORKERS", 2))
+# Blocking threads per worker, for Potluck (WEB_THREADS, as `potluck serve` reads it) and
+# the ceilings alike.
+THREADS = int(os.environ.get("WEB_THREADS", 4))
 USERNAME = "bencher"
 PASSWORD = "benchmark passphrase"  # noqa: S105 - a throwaway account on a throwaway database
 UNLIMITED = "100000000 per minute"
@@ -168,7 +171,7 @@ def serve_ceiling(module: str) -> Server:
         "--workers",
         str(WORKERS),
         "--blocking-threads",
-        "1",
+        str(THREADS),
         "--no-ws",
         f"{module}:app",
     ]

@@ -225,4 +225,5 @@ def load_settings(
         "SEED_DEMO_DATA": _flag(env.get("SEED_DEMO_DATA"), environment == "development"),
         "PORT": int(env.get("PORT", 8000)),
         "WEB_WORKERS": int(env.get("WEB_WORKERS", os.cpu_count() or 1)),
+        "WEB_THREADS": int(env.get("WEB_THREADS", 4)),
     }

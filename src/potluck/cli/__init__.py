@@ -60,7 +60,8 @@ def serve(port: int | None, host: str, workers: int | None) -> None:
     if config["LOG_FORMAT"] == "json":
         written = write_granian_json_config(metrics_directory / "granian-logging.json")
         log_config = ["--log-config", str(written)]
-    # One blocking thread per worker: more threads only fight over the GIL (DESIGN.md).
+    # WEB_THREADS blocking threads per worker (default 4): a login waits for its argon2 hash
+    # (services.passwords, at a lower priority) while the worker's other threads serve reads.
     # After SIGTERM, workers finish their requests for up to SHUTDOWN_TIMEOUT_SECONDS.
     os.execv(  # noqa: S606 - replaces this process with the server, arguments are ours
         sys.executable,
@@ -77,7 +78,7 @@ def serve(port: int | None, host: str, workers: int | None) -> None:
             "--workers",
             str(workers),
             "--blocking-threads",
-            "1",
+            str(config["WEB_THREADS"]),
             "--workers-kill-timeout",
             str(config["SHUTDOWN_TIMEOUT_SECONDS"]),
             "--no-ws",
