@@ -84,7 +84,8 @@ def login_required(view: View) -> View:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if current_cook() is None:
-            target = request.full_path if request.method in SAFE_METHODS else request.referrer
+            here = request.full_path.rstrip("?")
+            target = here if request.method in SAFE_METHODS else request.referrer
             return redirect(url_for("web.login", next=safe_next(target)), code=303)
         return view(*args, **kwargs)
 

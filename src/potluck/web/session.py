@@ -87,4 +87,4 @@ def _forget_the_last_visitor() -> None:
 def init_app(app: Flask) -> None:
     app.session_interface = SiteSessionInterface()
     app.before_request(_forget_the_last_visitor)
-    app.context_processor(lambda: {"current_cook": current_cook, "routes": app.view_functions})
+    app.context_processor(lambda: {"current_cook": current_cook})  # called by the layout
