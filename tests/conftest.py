@@ -426,24 +426,30 @@ def row_counts(database: Flask | Engine) -> dict[str, int]:
 
 
 @contextlib.contextmanager
-def _throwaway_database(root: Path) -> Iterator[str]:
-    """A SQLite file, or on the PostgreSQL pass a second database on the same server: the
+def throwaway_postgres_database(name: str) -> Iterator[str]:
+    """A database of its own on the test PostgreSQL server, dropped afterwards: the
     per-test fixtures empty TEST_DATABASE_URL's tables under a running server's feet."""
-    url = os.environ.get("TEST_DATABASE_URL")
-    if not url:
-        yield f"sqlite:///{root / 'live.db'}"
-        return
-    server = make_url(url)
+    server = make_url(os.environ["TEST_DATABASE_URL"])
     admin = server.set(drivername="postgresql").render_as_string(hide_password=False)
-    drop = "DROP DATABASE IF EXISTS potluck_live WITH (FORCE)"
+    drop = f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"
     with psycopg.connect(admin, autocommit=True) as connection:
         connection.execute(drop)
-        connection.execute("CREATE DATABASE potluck_live")
+        connection.execute(f"CREATE DATABASE {name}")
     try:
-        yield server.set(database="potluck_live").render_as_string(hide_password=False)
+        yield server.set(database=name).render_as_string(hide_password=False)
     finally:
         with psycopg.connect(admin, autocommit=True) as connection:
             connection.execute(drop)
+
+
+@contextlib.contextmanager
+def _throwaway_database(root: Path) -> Iterator[str]:
+    """A SQLite file, or on the PostgreSQL pass a second database on the same server."""
+    if not os.environ.get("TEST_DATABASE_URL"):
+        yield f"sqlite:///{root / 'live.db'}"
+        return
+    with throwaway_postgres_database("potluck_live") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ under CI=true a missing nginx fails it instead of skipping."""
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import shutil
@@ -20,12 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 import redis
-from conftest import RECIPE, TEST_SECRET, free_port
+from conftest import RECIPE, TEST_SECRET, free_port, throwaway_postgres_database
 from PIL import Image
-from sqlalchemy import make_url
 
 pytestmark = pytest.mark.skipif(
     not (os.environ.get("TEST_DATABASE_URL") and os.environ.get("TEST_REDIS_URL")),
@@ -62,23 +59,6 @@ class Topology:
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-@contextlib.contextmanager
-def _deployment_database() -> Iterator[str]:
-    """Its own database on the test server: the per-test fixtures empty the tables of
-    TEST_DATABASE_URL under a running server's feet."""
-    server = make_url(os.environ["TEST_DATABASE_URL"])
-    admin = server.set(drivername="postgresql").render_as_string(hide_password=False)
-    drop = "DROP DATABASE IF EXISTS potluck_deploy WITH (FORCE)"
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(drop)
-        connection.execute("CREATE DATABASE potluck_deploy")
-    try:
-        yield server.set(database="potluck_deploy").render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(drop)
-
-
 def _started_pids(deploy_dir: Path) -> list[int]:
     return [int(path.read_text()) for path in (deploy_dir / "run").glob("*.pid")]
 
@@ -101,7 +81,7 @@ def topology() -> Iterator[Topology]:
     with redis.Redis.from_url(redis_url) as connection:
         connection.flushdb()
     log = deploy_dir / "up.log"
-    with _deployment_database() as database_url:
+    with throwaway_postgres_database("potluck_deploy") as database_url:
         environ = {
             **os.environ,
             "DEPLOY_DIR": str(deploy_dir),

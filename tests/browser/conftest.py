@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import (
+    RECIPE,
     TEST_SECRET,
     SMTPServer,
     free_port,
@@ -75,16 +76,7 @@ PANCAKES = {
     "source_url": "https://example.com/pancakes",
 }
 MORE_RECIPES = [
-    {
-        "name": "Tomato soup",
-        "description": "A quick weeknight soup.",
-        "num_of_servings": 4,
-        "prep_time": 10,
-        "cook_time": 30,
-        "ingredients": ["1 kg tomatoes", "1 onion", "2 cloves garlic"],
-        "directions": ["Chop everything.", "Simmer for 25 minutes.", "Blend."],
-        "tags": ["soup", "vegetarian"],
-    },
+    {**RECIPE, "name": "Tomato soup"},
     {
         "name": "Lemon tart",
         "description": "Sharp, silky and worth the wait.",
