@@ -12,7 +12,13 @@ from flask import Flask, Response, request
 
 from potluck.http.conditional import etag_for_bytes, not_modified
 from potluck.http.hot_reads import GENERATION_KEY, offer_for_replay
-from potluck.services.caching import RECIPES, cache, current_generation, start_request_generations
+from potluck.services.caching import (
+    RECIPES,
+    OutageTolerantRedisCache,
+    cache,
+    current_generation,
+    start_request_generations,
+)
 
 _CACHE_STATUS = "Potluck"
 
@@ -40,8 +46,7 @@ def cached_answer(variant: str, build: Callable[[], tuple[bytes, str, dict[str, 
     if entry is None:
         body, mimetype, headers = build()
         entry = CachedAnswer(body, mimetype, etag_for_bytes(body), headers)
-        cache.set(key, entry)
-        status = "fwd=miss; stored"
+        status = "fwd=miss; stored" if cache.set(key, entry) else "fwd=miss"
     offer_for_replay()
     status_header = cache_status(status)
     fresh = not_modified(entry.etag, extra={**entry.headers, **status_header})
@@ -60,8 +65,14 @@ def _generation_from_replay() -> None:
 def init_app(app: Flask) -> None:
     app.before_request(_generation_from_replay)
     redis_url = app.config.get("REDIS_URL")
+    tolerant = f"{OutageTolerantRedisCache.__module__}.{OutageTolerantRedisCache.__name__}"
     settings = (
-        {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_url}
+        {
+            "CACHE_TYPE": tolerant,
+            "CACHE_REDIS_URL": redis_url,
+            # A Redis that stopped answering (not one that refuses) costs a second, not minutes.
+            "CACHE_OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
         if redis_url
         else {"CACHE_TYPE": "SimpleCache", "CACHE_THRESHOLD": 20_000}
     )

@@ -29,6 +29,7 @@ from typing import Any
 
 from flask import Flask, request
 from limits import parse
+from limits.errors import StorageError
 from werkzeug.http import is_entity_header
 
 from potluck.domain.api_keys import KEY_PREFIX
@@ -36,7 +37,7 @@ from potluck.domain.database import db
 from potluck.domain.preconditions import GZIP_SUFFIX, etag_listed
 from potluck.http.auth import verified_tokens
 from potluck.http.headers import ROUTE_KEY, UNMATCHED_ROUTE, log_access, request_id_for
-from potluck.http.limits import limiter
+from potluck.http.limits import limiter, storage_outage
 
 StartResponse = Callable[..., Any]
 log = logging.getLogger(__name__)
@@ -68,6 +69,8 @@ _NEEDS_FLASK = (
     "HTTP_RANGE",
 )
 _GENERATION_SQL = "SELECT value FROM cache_generations WHERE name = 'recipes'"
+# While rate limits count in memory (Redis down), how often a replayable read goes to Flask.
+_PROBE_SECONDS = 1.0
 # A signed-in caller's account: its session generation, whether it may log in, and whether
 # this token was revoked: the one indexed query http.auth asks, in the driver's own words.
 _ACCOUNT_SQL = (
@@ -181,6 +184,7 @@ class HotReads:
         self.answers: OrderedDict[tuple[str, ...], StoredAnswer] = OrderedDict()
         self.generation: int | None = None
         self.lock = threading.Lock()
+        self.next_probe = 0.0
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") != "GET" or any(h in environ for h in _NEEDS_FLASK):
@@ -273,19 +277,36 @@ class HotReads:
         return f"user:{claims['sub']}"
 
     def _count(self, caller: str) -> list[tuple[str, str]] | None:
-        """Count the request as Flask-Limiter's application limit would; None when over it."""
+        """Count the request as Flask-Limiter's application limit would; None when Flask
+        must answer: over the limit, or the counters' storage in trouble."""
         if not limiter.enabled:
             return []
+        counter = limiter.limiter  # Flask-Limiter's in-memory fallback while Redis is down
+        if counter.storage is not limiter.storage and self._time_to_probe():
+            return None  # only Flask-Limiter's own checks find Redis back
         item = _limit(str(self.app.config["READ_RATE_LIMIT"]))
         arguments = (caller, "global")
-        if not limiter.limiter.hit(item, *arguments):
-            return None  # Flask answers the 429, with its problem document
-        reset, remaining = limiter.limiter.get_window_stats(item, *arguments)
+        try:
+            if not counter.hit(item, *arguments):
+                return None  # Flask answers the 429, with its problem document
+            reset, remaining = counter.get_window_stats(item, *arguments)
+        except StorageError as error:
+            storage_outage.found(error)
+            return None  # Flask-Limiter meets it too, and counts in memory from then on
         return [
             ("RateLimit-Limit", str(item.amount)),
             ("RateLimit-Remaining", str(remaining)),
             ("RateLimit-Reset", str(max(0, int(reset - time.time())))),
         ]
+
+    def _time_to_probe(self) -> bool:
+        """True once a second, for one of the requests replayed in the meantime."""
+        now = time.monotonic()
+        with self.lock:
+            if now < self.next_probe:
+                return False
+            self.next_probe = now + _PROBE_SECONDS
+            return True
 
     def _replay(
         self,

@@ -2,6 +2,9 @@
 per-account throttle on failed logins.
 
 Counters live in Redis when REDIS_URL is set (shared by every instance), else in process.
+While Redis is unreachable, Flask-Limiter counts in each process's memory (its documented
+in-memory fallback) and asks Redis again now and then; what calls the counters directly
+treats a storage error as "not counted" rather than failing the request.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ from typing import Any
 from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
 from limits import RateLimitItem, parse
+from limits.errors import StorageError
 
 from potluck.http.auth import Identity, request_identity
 from potluck.http.errors import abort, error_answer
+from potluck.services.outages import Outage
 
 DEFAULT_LIMITS = {
     # Every request, per signed-in user or else per client address.
@@ -67,6 +72,11 @@ limiter = Limiter(
     application_limits=[_general_limit],
     application_limits_exempt_when=_uncounted,
 )
+# Errors of the counters' storage met outside Flask-Limiter's own checks (the few requests
+# between Redis going away and Flask-Limiter switching to memory).
+storage_outage = Outage(
+    "Redis (rate limits)", "counting in this process's memory until Redis answers again"
+)
 
 
 def strict_limit(setting: str, what: str, methods: list[str] | None = None) -> Callable[[Any], Any]:
@@ -89,8 +99,13 @@ def refuse_throttled_login(account: str) -> None:
     if not limiter.enabled:
         return
     item, *identifiers = _failure_counter(account)
-    if not limiter.limiter.test(item, *identifiers):
-        reset = limiter.limiter.get_window_stats(item, *identifiers).reset_time
+    try:
+        allowed = limiter.limiter.test(item, *identifiers)
+        reset = 0.0 if allowed else limiter.limiter.get_window_stats(item, *identifiers).reset_time
+    except StorageError as error:
+        storage_outage.found(error)
+        return
+    if not allowed:
         abort(
             429,
             "Too many failed logins for this account; wait for the seconds in Retry-After, "
@@ -102,13 +117,19 @@ def refuse_throttled_login(account: str) -> None:
 def record_login_failure(account: str) -> None:
     if limiter.enabled:
         item, *identifiers = _failure_counter(account)
-        limiter.limiter.hit(item, *identifiers)
+        try:
+            limiter.limiter.hit(item, *identifiers)
+        except StorageError as error:
+            storage_outage.found(error)
 
 
 def forget_login_failures(account: str) -> None:
     if limiter.enabled:
         item, *identifiers = _failure_counter(account)
-        limiter.limiter.clear(item, *identifiers)
+        try:
+            limiter.limiter.clear(item, *identifiers)
+        except StorageError as error:
+            storage_outage.found(error)
 
 
 def mail_allowed(address: str) -> bool:
@@ -116,15 +137,24 @@ def mail_allowed(address: str) -> bool:
     if not limiter.enabled:
         return True
     item = parse(current_app.config["MAILS_PER_ADDRESS"])
-    return limiter.limiter.hit(item, "mails-to", address.lower())
+    try:
+        return limiter.limiter.hit(item, "mails-to", address.lower())
+    except StorageError as error:
+        storage_outage.found(error)
+        return True
 
 
 def _rate_limit_headers(response: Response) -> Response:
     current = limiter.current_limit if limiter.enabled else None
     if current is not None:
-        reset = max(0, int(current.reset_at - time.time()))
+        try:
+            reset = max(0, int(current.reset_at - time.time()))
+            remaining = current.remaining
+        except StorageError as error:  # the counter is gone with Redis: no headers this time
+            storage_outage.found(error)
+            return response
         response.headers["RateLimit-Limit"] = str(current.limit.amount)
-        response.headers["RateLimit-Remaining"] = str(current.remaining)
+        response.headers["RateLimit-Remaining"] = str(remaining)
         response.headers["RateLimit-Reset"] = str(reset)
         if response.status_code == 429 and "Retry-After" not in response.headers:
             response.headers["Retry-After"] = str(max(1, reset))
@@ -148,5 +178,15 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(RateLimitExceeded, _too_many_requests)
     for setting, value in DEFAULT_LIMITS.items():
         app.config.setdefault(setting, os.environ.get(setting, value))
+    if app.config.get("REDIS_URL"):
+        # Redis down: count in memory, per process, until Redis answers again (Flask-Limiter
+        # pings it after 1, 2, 4... 32 s); any other storage error is logged, not a 500.
+        app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+        app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+        app.config.setdefault(
+            "RATELIMIT_STORAGE_OPTIONS",
+            # StorageError, whatever the storage; a Redis that hangs costs a second.
+            {"wrap_exceptions": True, "socket_connect_timeout": 1, "socket_timeout": 1},
+        )
     limiter.init_app(app)
     app.after_request(_rate_limit_headers)

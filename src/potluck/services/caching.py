@@ -2,15 +2,18 @@
 what keys it. Entries of lists are keyed by a generation counter that lives in the database
 and moves in the same transaction as every write they depend on, so every worker and every
 instance stops using a stale entry at the commit, without knowing any keys; serialized
-resources are keyed by their version."""
+resources are keyed by their version. While Redis is unreachable, every read is a miss and
+nothing is kept (OutageTolerantRedisCache)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+import redis
 from flask import g, has_request_context
 from flask_caching import Cache
+from flask_caching.backends.rediscache import RedisCache
 from sqlalchemy import Select, event, inspect, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -18,11 +21,57 @@ from sqlalchemy.orm import InstanceState, Session
 
 from potluck.domain.database import db
 from potluck.domain.models import CacheGeneration, Recipe, Tag, User
+from potluck.services.outages import RETRY_SECONDS, Outage
 from potluck.services.pagination import count_rows
 
 cache = Cache()
 RECIPES = "recipes"
 _CACHE_STATUS = "Potluck"
+
+
+class OutageTolerantRedisCache(RedisCache):
+    """Flask-Caching's RedisCache, where Redis being unreachable is a miss: after a Redis
+    error, reads find nothing and writes keep nothing without asking Redis, until the
+    outage's retry time has passed (so a request never waits on a dead Redis twice)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.outage = Outage(
+            "Redis (server cache)",
+            f"every read is a miss, nothing is kept; Redis is asked again in {RETRY_SECONDS:g} s",
+        )
+
+    def get(self, key: str) -> Any:
+        if not self.outage.ongoing:
+            try:
+                return super().get(key)
+            except redis.RedisError as error:
+                self.outage.found(error)
+        return None
+
+    def get_many(self, *keys: str) -> list[Any]:
+        if not self.outage.ongoing:
+            try:
+                return super().get_many(*keys)
+            except redis.RedisError as error:
+                self.outage.found(error)
+        return [None] * len(keys)
+
+    def set(self, key: str, value: Any, timeout: Any = None) -> Any:
+        if not self.outage.ongoing:
+            try:
+                return super().set(key, value, timeout)
+            except redis.RedisError as error:
+                self.outage.found(error)
+        return False
+
+    def set_many(self, mapping: dict[str, Any], timeout: Any = None) -> list[Any]:
+        if not self.outage.ongoing:
+            try:
+                return super().set_many(mapping, timeout)
+            except redis.RedisError as error:
+                self.outage.found(error)
+        return []
 
 
 def bump_generation(session: Session, name: str = RECIPES) -> None:
@@ -111,5 +160,4 @@ def versioned_bytes(key: str, build: Callable[[], tuple[bytes, str | None]]) -> 
     body, built_key = build()
     if built_key != key:
         return body, "fwd=miss; detail=changed"
-    cache.set(key, body)
-    return body, "fwd=miss; stored"
+    return body, "fwd=miss; stored" if cache.set(key, body) else "fwd=miss"
