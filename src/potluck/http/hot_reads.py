@@ -1,6 +1,7 @@
 """Public reads of recipes and list pages, answered again from memory in WSGI middleware,
 before Flask, the ORM or a schema runs: to anonymous readers, and to signed-in ones whose
-access token checks out (the answers offered do not depend on who asks).
+access token checks out (the answers offered do not depend on who asks; the headers Flask
+gives a signed-in caller are kept apart).
 
 A view opts its answer in (`offer_for_replay`); the middleware keeps the final status line,
 headers and body, as every after-request hook left them. An answer is replayed only while
@@ -197,6 +198,9 @@ class HotReads:
             environ.get("QUERY_STRING", ""),
             environ.get("HTTP_ACCEPT", ""),
             environ.get("HTTP_ACCEPT_ENCODING", ""),
+            # Flask's answer to a signed-in caller differs in its headers (no-store by
+            # default), never in its body: each kind of caller gets what Flask gave its kind.
+            "signed-in" if "HTTP_AUTHORIZATION" in environ else "",
         )
         with self.lock:
             if generation != self.generation:
