@@ -405,11 +405,16 @@ class LivePotluck:
     max_image_bytes: int = LIVE_MAX_IMAGE_BYTES
 
     def row_counts(self) -> dict[str, int]:
-        engine = create_engine(self.database_url)
-        try:
-            return row_counts(engine)
-        finally:
-            engine.dispose()
+        return row_counts_at(self.database_url)
+
+
+def row_counts_at(database_url: str) -> dict[str, int]:
+    """row_counts of a database a live server uses, from its own short-lived engine."""
+    engine = create_engine(database_url)
+    try:
+        return row_counts(engine)
+    finally:
+        engine.dispose()
 
 
 def row_counts(database: Flask | Engine) -> dict[str, int]:

@@ -24,13 +24,12 @@ from conftest import (
     SMTPServer,
     free_port,
     potluck_serving,
-    row_counts,
+    row_counts_at,
     test_environ,
 )
 from flask_migrate import upgrade
 from PIL import Image, ImageDraw
 from playwright.sync_api import Browser, BrowserContext, Page, expect
-from sqlalchemy import create_engine
 
 from potluck import create_app
 from potluck.domain.database import db
@@ -118,11 +117,7 @@ class Site:
         return self.base_url + path
 
     def row_counts(self) -> dict[str, int]:
-        engine = create_engine(self.database_url)
-        try:
-            return row_counts(engine)
-        finally:
-            engine.dispose()
+        return row_counts_at(self.database_url)
 
     def token(self, username: str) -> dict[str, str]:
         """An API Authorization header for `username`."""

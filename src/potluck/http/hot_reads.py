@@ -162,20 +162,12 @@ class GenerationProbe:
         return row
 
     def _from_pool(self) -> int:
-        connection = self.engine.raw_connection()
-        try:
-            cursor = connection.cursor()
-            cursor.execute(_GENERATION_SQL)
-            row = cursor.fetchone()
-            cursor.close()
-            connection.commit()
-        finally:
-            connection.close()
+        row = self._ask_pool(_GENERATION_SQL, ())
         return int(row[0]) if row else 0
 
 
 class HotReads:
-    """WSGI middleware replaying stored answers to anonymous GETs (see the module's text)."""
+    """WSGI middleware replaying stored answers to public GETs (see the module's text)."""
 
     def __init__(self, wsgi_app: Any, app: Flask, max_entries: int = 10_000) -> None:
         self.wsgi_app = wsgi_app
