@@ -1,14 +1,15 @@
-"""The replay of anonymous public reads (hot_reads.py): the same answer Flask gives, never a
-stale one after any write on any instance, never a private one, and rate limited the same."""
+"""The replay of reads (hot_reads.py): the same answer Flask gives, never a stale one after any
+write on any instance, never one made for another session, and rate limited the same."""
 
 from __future__ import annotations
 
 import gzip
+import secrets
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import PASSWORD
+from conftest import PASSWORD, submit
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -26,12 +27,18 @@ def replayed(response: TestResponse) -> bool:
     return response.headers.get("Cache-Status") == REPLAY
 
 
+class ThroughFlask(FlaskClient):
+    """A client whose every request carries a new cookie: no answer was kept for that cookie
+    yet, so Flask itself answers, to compare."""
+
+    def open(self, *args: Any, **kwargs: Any) -> TestResponse:
+        self.set_cookie("visit", secrets.token_hex(8))
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def through_flask(app: Flask) -> FlaskClient:
-    """A client whose requests carry a cookie, so Flask itself answers them, to compare."""
-    client = app.test_client()
-    client.set_cookie("theme", "dark")
-    return client
+    return ThroughFlask(app, app.response_class, use_cookies=True)
 
 
 @pytest.fixture
@@ -183,13 +190,21 @@ def test_requests_that_need_flask_get_flask(
     assert not replayed(client.get(path, headers=headers))
 
 
-def test_requests_with_cookies_get_flask(
-    client: FlaskClient, through_flask: FlaskClient, recipe: dict[str, Any]
+def test_an_answer_to_a_cookie_is_replayed_to_that_cookie_only(
+    app: Flask, client: FlaskClient, recipe: dict[str, Any]
 ) -> None:
     path = f"/api/v1/recipes/{recipe['id']}"
     client.get(path)
     assert replayed(client.get(path))
-    assert not replayed(through_flask.get(path))
+    dark, light = app.test_client(), app.test_client()
+    dark.set_cookie("theme", "dark")
+    light.set_cookie("theme", "light")
+    first = dark.get(path)
+    assert not replayed(first)
+    again = dark.get(path)
+    assert replayed(again)
+    assert again.data == first.data
+    assert not replayed(light.get(path))
 
 
 def test_head_and_other_media_types_get_flask(client: FlaskClient, recipe: dict[str, Any]) -> None:
@@ -310,3 +325,114 @@ def test_signed_in_replays_count_against_the_readers_own_limit(
     assert [a.headers["RateLimit-Remaining"] for a in answers] == ["2", "1", "0"]
     assert client.get(path, headers=other_headers).status_code == 429
     assert client.get(path).status_code == 200  # the address has its own count
+
+
+# The site's cookie sessions
+
+
+@pytest.fixture
+def site_browser(app: Flask, user: dict[str, Any]) -> FlaskClient:
+    """A browser signed in to the site as `user` (its own cookie jar)."""
+    browser = app.test_client()
+    answer = submit(browser, "/account/login", {"login": user["username"], "password": PASSWORD})
+    assert answer.status_code == 303, answer.get_data(as_text=True)
+    return browser
+
+
+def page_of(client: FlaskClient, recipe: dict[str, Any]) -> str:
+    location: str = client.get(f"/recipes/{recipe['id']}-").headers["Location"]
+    return location
+
+
+def settled(browser: FlaskClient, path: str) -> TestResponse:
+    """The page as Flask renders it once the session holds what the page writes into it (a
+    waiting message shown, its CSRF token made): an answer that sets no cookie."""
+    for _ in range(3):
+        response = browser.get(path)
+        assert response.status_code == 200
+        if "Set-Cookie" not in response.headers:
+            return response
+    raise AssertionError("every visit writes the session again: nothing can be replayed")
+
+
+def session_copy(app: Flask, browser: FlaskClient) -> FlaskClient:
+    """A second client holding a copy of `browser`'s session cookie."""
+    cookie = browser.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    assert cookie is not None
+    copy = app.test_client()
+    copy.set_cookie(cookie.key, cookie.value)
+    return copy
+
+
+def test_a_signed_in_page_is_replayed_to_its_own_session_only(
+    app: Flask, client: FlaskClient, site_browser: FlaskClient, recipe: dict[str, Any]
+) -> None:
+    path = page_of(client, recipe)
+    flask = settled(site_browser, path)
+    assert not replayed(flask)
+    again = site_browser.get(path)
+    assert (again.status_code, replayed(again)) == (200, True)
+    assert again.data == flask.data
+    assert lasting_headers(again) == lasting_headers(flask)
+    assert again.headers["Cache-Control"] == "private, no-cache"
+    assert "Log out" in again.get_data(as_text=True)
+    # The same cook in another site_browser has a session (and a CSRF token) of its own.
+    elsewhere = app.test_client()
+    submit(elsewhere, "/account/login", {"login": "alice", "password": PASSWORD})
+    theirs = settled(elsewhere, path)
+    assert not replayed(theirs)
+    assert theirs.data != again.data
+    anonymous = client.get(path)
+    assert "Log out" not in anonymous.get_data(as_text=True)
+    assert anonymous.headers["Cache-Control"] == "public, no-cache"
+
+
+@pytest.mark.parametrize("ending", ["logout", "password change"])
+def test_a_session_ended_anywhere_is_not_replayed(
+    app: Flask,
+    client: FlaskClient,
+    site_browser: FlaskClient,
+    recipe: dict[str, Any],
+    auth_headers: dict[str, str],
+    ending: str,
+) -> None:
+    path = page_of(client, recipe)
+    settled(site_browser, path)
+    copy = session_copy(app, site_browser)
+    assert replayed(copy.get(path))
+    if ending == "logout":
+        assert submit(site_browser, "/account/logout", page=path).status_code == 303
+    else:
+        change = {"current_password": PASSWORD, "new_password": "another long passphrase"}
+        response = client.put("/api/v1/me/password", json=change, headers=auth_headers)
+        assert response.status_code == 200, response.json
+    refused = copy.get(path)
+    assert (refused.status_code, replayed(refused)) == (200, False)
+    body = refused.get_data(as_text=True)
+    assert "Log out" not in body
+    assert "Log in" in body
+
+
+def test_a_waiting_message_is_shown_once_and_never_replayed(
+    app: Flask, client: FlaskClient, site_browser: FlaskClient, recipe: dict[str, Any]
+) -> None:
+    path = page_of(client, recipe)
+    visits = [site_browser.get(path) for _ in range(4)]
+    welcomes = ["Welcome back" in visit.get_data(as_text=True) for visit in visits]
+    assert welcomes == [True, False, False, False]
+    assert not replayed(visits[0])
+    assert replayed(visits[-1])
+
+
+def test_a_page_kept_for_a_session_ages_out(
+    monkeypatch: pytest.MonkeyPatch,
+    client: FlaskClient,
+    site_browser: FlaskClient,
+    recipe: dict[str, Any],
+) -> None:
+    # Its forms carry a CSRF token signed with the time: it is rendered again well before
+    # Flask-WTF would refuse the token.
+    monkeypatch.setattr("potluck.http.hot_reads.SESSION_ANSWER_SECONDS", 0.0)
+    path = page_of(client, recipe)
+    settled(site_browser, path)
+    assert not any(replayed(site_browser.get(path)) for _ in range(3))

@@ -1,7 +1,9 @@
 """Public reads of recipes and list pages, answered again from memory in WSGI middleware,
 before Flask, the ORM or a schema runs: to anonymous readers, and to signed-in ones whose
 access token checks out (the answers offered do not depend on who asks; the headers Flask
-gives a signed-in caller are kept apart).
+gives a signed-in caller are kept apart). A site page that depends on the visitor's cookie
+session is replayed to that same cookie only, while its account still checks out and for a
+few minutes at most (the page carries the session's CSRF token, which ages).
 
 A view opts its answer in (`offer_for_replay`); the middleware keeps the final status line,
 headers and body, as every after-request hook left them. An answer is replayed only while
@@ -31,7 +33,7 @@ from typing import Any
 from flask import Flask, request
 from limits import parse
 from limits.errors import StorageError
-from werkzeug.http import is_entity_header
+from werkzeug.http import is_entity_header, parse_cookie
 
 from potluck.domain.api_keys import KEY_PREFIX
 from potluck.domain.database import db
@@ -62,7 +64,6 @@ _PER_REQUEST = frozenset(
 # A request with any of these needs Flask: credentials, CORS, other preconditions, ranges.
 _NEEDS_FLASK = (
     THROUGH_FLASK,
-    "HTTP_COOKIE",
     "HTTP_ORIGIN",
     "HTTP_IF_MATCH",
     "HTTP_IF_MODIFIED_SINCE",
@@ -80,8 +81,14 @@ _ACCOUNT_SQL = (
 )
 
 
+# How long a page answered to one cookie session is replayed to it: its CSRF token is signed
+# with a time, and must stay well inside Flask-WTF's limit when the form is finally sent.
+SESSION_ANSWER_SECONDS = 300.0
+
+
 def offer_for_replay() -> None:
-    """Let the middleware replay this request's answer to the next anonymous asker."""
+    """Let the middleware replay this request's answer to the next asker of its kind: anyone
+    anonymous, any signed-in API caller, or the same cookie session (see the module's text)."""
     if GENERATION_KEY in request.environ:
         request.environ[_OFFERED] = True
 
@@ -92,6 +99,7 @@ class StoredAnswer:
     body: bytes
     etag: str
     route: str  # the URL rule, for the access log and the metrics
+    expires: float = float("inf")  # time.monotonic() past which it is not replayed
 
 
 class GenerationProbe:
@@ -190,26 +198,29 @@ class HotReads:
             environ.get("QUERY_STRING", ""),
             environ.get("HTTP_ACCEPT", ""),
             environ.get("HTTP_ACCEPT_ENCODING", ""),
-            # Flask's answer to a signed-in caller differs in its headers (no-store by
-            # default), never in its body: each kind of caller gets what Flask gave its kind.
-            "signed-in" if "HTTP_AUTHORIZATION" in environ else "",
+            _kind_of_caller(environ),
         )
         with self.lock:
             if generation != self.generation:
                 self.answers.clear()
                 self.generation = generation
             stored = self.answers.get(key)
-        if stored is not None:
-            caller = (
-                self._signed_in(environ["HTTP_AUTHORIZATION"])
-                if "HTTP_AUTHORIZATION" in environ
-                else f"ip:{environ.get('REMOTE_ADDR') or 'unknown'}"
-            )
+        if stored is not None and stored.expires > time.monotonic():
+            caller = self._caller(environ)
             limit_headers = self._count(caller) if caller is not None else None
             if limit_headers is not None:
                 return self._replay(stored, environ, limit_headers, start_response)
         environ[GENERATION_KEY] = generation
         return self._pass_on(environ, start_response, key, generation)
+
+    def _caller(self, environ: dict[str, Any]) -> str | None:
+        """The rate-limit key of a caller whose credentials check out now; None sends the
+        request to Flask."""
+        if "HTTP_COOKIE" in environ and not self._session_checks_out(environ["HTTP_COOKIE"]):
+            return None
+        if "HTTP_AUTHORIZATION" in environ:
+            return self._signed_in(environ["HTTP_AUTHORIZATION"])
+        return f"ip:{environ.get('REMOTE_ADDR') or 'unknown'}"  # the site counts by address
 
     def _pass_on(
         self,
@@ -240,7 +251,13 @@ class HotReads:
                 else etag
             )
             route = environ.get(ROUTE_KEY, UNMATCHED_ROUTE)
-            self._store(key, generation, StoredAnswer(kept, b"".join(chunks), plain, route))
+            expires = (
+                time.monotonic() + SESSION_ANSWER_SECONDS
+                if "HTTP_COOKIE" in environ
+                else float("inf")
+            )
+            answer = StoredAnswer(kept, b"".join(chunks), plain, route, expires)
+            self._store(key, generation, answer)
         return chunks
 
     def _store(self, key: tuple[str, ...], generation: int, answer: StoredAnswer) -> None:
@@ -271,6 +288,40 @@ class HotReads:
         if not active or revoked or generation != claims.get("gen"):
             return None
         return f"user:{claims['sub']}"
+
+    def _session_checks_out(self, cookie_header: str) -> bool:
+        """Whether the site's session cookie is one Flask would take as it is: signed by
+        this app and unexpired, no message waiting to be shown (showing it changes the
+        session), and, when signed in, the account checked as web.session checks it (active,
+        session generation current, the session not ended)."""
+        app = self.app
+        value = parse_cookie(cookie_header).get(str(app.config["SESSION_COOKIE_NAME"]))
+        if value is None:
+            return True  # other cookies only: the session is empty, as Flask would find it
+        serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+        try:
+            held = serializer.loads(value, max_age=app.permanent_session_lifetime.total_seconds())
+        except Exception:  # a bad signature or an old cookie: Flask starts an empty session
+            return False
+        if not isinstance(held, dict) or "_flashes" in held:
+            return False
+        account = held.get("account")
+        if account is None:
+            return True
+        if not (
+            isinstance(account, list)
+            and len(account) == 4
+            and isinstance(account[0], int)
+            and isinstance(account[2], str)
+            and isinstance(account[3], int | float)
+            and account[3] >= time.time()
+        ):
+            return False
+        found = self.probe.account(account[0], account[2])
+        if found is None:
+            return False
+        generation, active, revoked = found
+        return active and not revoked and generation == account[1]
 
     def _count(self, caller: str) -> list[tuple[str, str]] | None:
         """Count the request as Flask-Limiter's application limit would; None when Flask
@@ -351,6 +402,15 @@ class HotReads:
 
 
 _limit = functools.lru_cache(maxsize=8)(parse)  # the setting's text, parsed once
+
+
+def _kind_of_caller(environ: dict[str, Any]) -> str:
+    """Who an answer was made for. Flask's answer to a signed-in API caller differs in its
+    headers (no-store by default), never in its body; a site page may depend on the cookie
+    session itself (who is signed in, the CSRF token in its forms), so it is kept for that
+    exact cookie. Each caller gets what Flask gave its kind."""
+    bearer = "signed-in" if "HTTP_AUTHORIZATION" in environ else ""
+    return f"{bearer}|cookie:{environ['HTTP_COOKIE']}" if "HTTP_COOKIE" in environ else bearer
 
 
 def _kept(name: str) -> bool:

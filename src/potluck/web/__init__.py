@@ -44,6 +44,9 @@ def init_app(app: Flask) -> None:
     # need a CSRF token (checked in `base`, for the site's blueprint alone).
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    # A session ends when its own expiry (web.session) says; the cookie is not written again
+    # on every page, so a page that changed nothing in it can be replayed to it (hot_reads).
+    app.config["SESSION_REFRESH_EACH_REQUEST"] = False
     csrf.init_app(app)
     session.init_app(app)
     recipes.init_app(app)  # after the session's hooks: a redirect may depend on who asks

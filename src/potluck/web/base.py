@@ -48,17 +48,16 @@ def page(
     `cache`: "auto" (public with an ETag for anonymous visitors, private for the signed in),
     "private" (depends on the session even when anonymous), or "no-store" (account pages).
     `etag`: the public page's ETag when the view knew it before rendering (from a version),
-    else it is made from the bytes."""
+    else it is made from the bytes (a private page's always is: it differs by session)."""
     html = render_template(template, **context).encode()
     response = Response(html, status=status, mimetype="text/html")
     response.vary.add("Cookie")
     if cache == "no-store" or status >= 400:
         response.headers["Cache-Control"] = "no-store"
-    elif cache == "private" or current_cook() is not None:
-        response.headers["Cache-Control"] = "private, no-cache"
     else:
-        response.headers["Cache-Control"] = "public, no-cache"
-        response.set_etag((etag or etag_for_bytes(html)).strip('"'))
+        private = cache == "private" or current_cook() is not None
+        response.headers["Cache-Control"] = f"{'private' if private else 'public'}, no-cache"
+        response.set_etag((etag if etag and not private else etag_for_bytes(html)).strip('"'))
         response.make_conditional(request)
     return response
 

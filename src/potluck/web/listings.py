@@ -19,6 +19,7 @@ from potluck.domain.models import Tag, User
 from potluck.domain.tags import tag_list
 from potluck.http.cache import cached_answer
 from potluck.http.errors import flatten_errors
+from potluck.http.hot_reads import offer_for_replay
 from potluck.schemas.recipes import RecipeListQuerySchema
 from potluck.services.keyset import recipe_page
 from potluck.services.pagination import Page
@@ -53,6 +54,7 @@ def shared_page(template: str, context: Callable[[], dict[str, Any]]) -> Respons
     generation (in the server cache, shared by workers), replayed before Flask, 304 when
     current. Signed-in visitors, and anyone with a message waiting, get their own render."""
     if current_cook() is not None or "_flashes" in session:
+        offer_for_replay()  # to this same session only, while it checks out (hot_reads)
         return page(template, **context())
 
     def build() -> tuple[bytes, str, dict[str, str]]:

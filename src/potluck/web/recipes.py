@@ -86,8 +86,8 @@ def recipe(recipe_id: int, slug: str) -> Response:
     parts = _recipe_parts(state, servings, servings_error, is_author)
     if slug != parts["slug"]:
         return moved(url_for("web.recipe", recipe_id=recipe_id, slug=parts["slug"]))
-    if state.is_publish and viewer is None:
-        offer_for_replay()
+    # Anonymous visitors share the page; a signed-in one gets it again for the same session.
+    offer_for_replay()
     return page(
         "web/recipe.html",
         status=400 if servings_error else 200,
