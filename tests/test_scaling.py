@@ -22,8 +22,8 @@ THIRD = Fraction(1, 3)
         # Whole numbers
         ("2 cups flour", 2, "4 cups flour"),
         ("2 cups flour", Fraction(3, 4), "1 1/2 cups flour"),
-        ("3 eggs", THIRD, "1 eggs"),
-        ("2 eggs", THIRD, "2/3 eggs"),
+        ("3 eggs", THIRD, "1 egg"),
+        ("2 eggs", THIRD, "2/3 egg"),
         ("500g flour", 2, "1000g flour"),
         ("125 g butter", Fraction(3, 2), "187.5 g butter"),  # decimals from 10 on
         # Decimals, with a point or a comma
@@ -37,24 +37,24 @@ THIRD = Fraction(1, 3)
         ("1/2 tsp salt", 3, "1 1/2 tsp salt"),
         ("1/2 tsp salt", 2, "1 tsp salt"),
         ("1 1/2 cups sugar", 2, "3 cups sugar"),
-        ("1 1/2 cups sugar", THIRD, "1/2 cups sugar"),
+        ("1 1/2 cups sugar", THIRD, "1/2 cup sugar"),
         ("2 3/4 cups stock", HALF, "1 3/8 cups stock"),
         ("1/16 tsp cloves", 3, "3/16 tsp cloves"),  # the line's own denominator
-        ("1\u20442 cup", 3, "1 1/2 cup"),  # FRACTION SLASH
+        ("1\u20442 cup", 3, "1 1/2 cups"),  # FRACTION SLASH
         ("1  1/2 cups", 2, "3 cups"),
         # Unicode vulgar fractions
-        ("½ cup cream", 3, "1½ cup cream"),
+        ("½ cup cream", 3, "1½ cups cream"),
         ("½ cup cream", HALF, "¼ cup cream"),
-        ("1½ cups rice", HALF, "¾ cups rice"),
+        ("1½ cups rice", HALF, "¾ cup rice"),
         ("1 ½ cups rice", 3, "4 ½ cups rice"),
-        ("1 ⅓ cups oats", HALF, "⅔ cups oats"),
+        ("1 ⅓ cups oats", HALF, "⅔ cup oats"),
         ("¾ cup milk", Fraction(2, 3), "½ cup milk"),
         # Ranges
         ("2-3 cloves garlic", 2, "4-6 cloves garlic"),
         ("2\u20133 cloves garlic", HALF, "1\u20131 1/2 cloves garlic"),
         ("2 - 3 apples", 2, "4 - 6 apples"),
         ("2 to 3 apples", 2, "4 to 6 apples"),
-        ("½-1 cup", 2, "1-2 cup"),
+        ("½-1 cup", 2, "1-2 cups"),
         ("1 1/2-2 cups", 2, "3-4 cups"),
         # Not close to a kitchen fraction: up to two decimals, no "2.0"
         ("3 eggs", Fraction(2, 5), "1.2 eggs"),
@@ -107,7 +107,7 @@ def test_a_factor_must_be_positive(factor: Fraction) -> None:
 def test_ingredients_for_another_number_of_servings() -> None:
     lines = ["2 cups flour", "1 1/2 tsp salt", "½ cup milk", "pepper"]
     assert scale_ingredients(lines, 4, 2) == [
-        "1 cups flour",
+        "1 cup flour",
         "3/4 tsp salt",
         "¼ cup milk",
         "pepper",
@@ -140,6 +140,27 @@ quantities = st.one_of(
 )
 
 
+@pytest.mark.parametrize(
+    ("line", "factor", "scaled"),
+    [
+        ("2 cups flour", Fraction(1, 2), "1 cup flour"),
+        ("1 cup milk", 2, "2 cups milk"),
+        ("1/2 cup milk", 3, "1 1/2 cups milk"),
+        ("3 cups stock", Fraction(1, 3), "1 cup stock"),
+        ("2 Tablespoons butter", Fraction(1, 2), "1 Tablespoon butter"),
+        ("1 pinch salt", 3, "3 pinches salt"),
+        ("2 loaves bread", Fraction(1, 2), "1 loaf bread"),
+        ("1-2 cups stock", Fraction(1, 2), "1/2-1 cup stock"),  # the larger end decides
+        ("2 cupcakes", Fraction(1, 2), "1 cupcakes"),  # not a unit: as written
+        ("2 cups", Fraction(1, 4), "1/2 cup"),
+    ],
+)
+def test_a_unit_agrees_with_its_scaled_quantity(
+    line: str, factor: Fraction | int, scaled: str
+) -> None:
+    assert scale_line(line, Fraction(factor)) == scaled
+
+
 @given(st.text(), factors)
 def test_any_line_is_scaled_without_an_error(line: str, factor: Fraction) -> None:
     assert isinstance(scale_line(line, factor), str)
@@ -149,6 +170,6 @@ def test_any_line_is_scaled_without_an_error(line: str, factor: Fraction) -> Non
 def test_the_rest_of_the_line_is_kept(
     first: str, dash: str, second: str, rest: str, factor: Fraction
 ) -> None:
-    words = " cups of " + rest
+    words = " of " + rest
     line = first + (dash + second if dash else "") + words
     assert scale_line(line, factor).endswith(words)

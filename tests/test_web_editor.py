@@ -161,12 +161,20 @@ def test_edit_with_the_loaded_version_and_a_concurrent_edit_is_409(
     assert patched.status_code == 200
     conflict = save(client, recipe["id"], stale, name="Mine")
     assert conflict.status_code == 409
-    assert "Someone changed this recipe meanwhile" in text(conflict)
-    assert 'value="Changed elsewhere"' in text(conflict)  # the form is reloaded
-    assert version_on(client, recipe["id"]) in text(conflict).replace("&#34;", '"')
+    page = text(conflict)
+    assert "Someone changed this recipe meanwhile" in page
+    assert 'value="Mine"' in page  # nothing the cook typed is lost
+    saved = page.split('class="saved-version"', 1)[1].split("</section>", 1)[0]
+    assert "<dt>Name</dt><dd>Changed elsewhere</dd>" in saved  # the saved recipe beside it
+    assert "Better Soup" not in saved  # only what differs
+    current = version_on(client, recipe["id"])
+    assert current in page.replace("&#34;", '"')  # the form now names the saved version
     assert save(client, recipe["id"], "", name="No version").status_code == 409
     after = client.get(f"/api/v1/recipes/{recipe['id']}", headers=alice).json
     assert after["name"] == "Changed elsewhere"
+    # Saving again replaces the saved recipe knowingly.
+    assert save(client, recipe["id"], current, name="Mine").status_code == 303
+    assert client.get(f"/api/v1/recipes/{recipe['id']}", headers=alice).json["name"] == "Mine"
 
 
 def test_only_the_author_may_edit(

@@ -129,10 +129,48 @@ def _written(value: Fraction, amount: _Amount, separator: str) -> str:
     return f"{whole} {fraction}" if whole else fraction
 
 
+# Units (and a few things counted whole) whose noun follows the quantity's number: "1 cup",
+# "2 cups", "1/2 cup". Words not listed are left as written.
+_REGULAR_NOUNS = (
+    "bag bottle can clove cup drop egg fillet gallon gram handful head jar kilogram liter litre "
+    "ounce package packet piece pint pound quart sheet slice sprig stalk stick tablespoon teaspoon"
+)
+_NOUNS = {
+    **{word: word + "s" for word in _REGULAR_NOUNS.split()},
+    **{
+        "bunch": "bunches",
+        "dash": "dashes",
+        "pinch": "pinches",
+        "leaf": "leaves",
+        "loaf": "loaves",
+    },
+}
+_SINGULAR_OF = {plural: singular for singular, plural in _NOUNS.items()}
+_NOUN = re.compile(r"(\s+)([A-Za-z]+)\b")
+
+
+def _agreeing(rest: str, value: Fraction) -> str:
+    """The text after a scaled quantity, its unit in the number `value` asks for (one or
+    less: singular)."""
+    match = _NOUN.match(rest)
+    if match is None:
+        return rest
+    word = match[2]
+    lower = word.lower()
+    singular = _SINGULAR_OF.get(lower, lower if lower in _NOUNS else None)
+    if singular is None:
+        return rest
+    wanted = singular if value <= 1 else _NOUNS[singular]
+    if word[0].isupper():
+        wanted = wanted.capitalize()
+    return match[1] + wanted + rest[match.end() :]
+
+
 def scale_line(line: str, factor: Fraction) -> str:
     """The ingredient line with its leading quantity (a number or a range of two) multiplied
-    by `factor` (> 0); a line without one is returned as it is, and so is every line when
-    `factor` is 1. Example: scale_line("1 1/2 cups flour", Fraction(2)) == "3 cups flour"."""
+    by `factor` (> 0), and a unit after it in the number it now needs ("1 cup", "2 cups"); a
+    line without a quantity is returned as it is, and so is every line when `factor` is 1.
+    Example: scale_line("1 1/2 cups flour", Fraction(2)) == "3 cups flour"."""
     if factor <= 0:
         raise ValueError(f"A scaling factor must be positive, not {factor}.")
     if factor == 1:
@@ -158,7 +196,7 @@ def scale_line(line: str, factor: Fraction) -> str:
         if index:
             pieces.append(line[numbers[index - 1].end() : number.start()])
         pieces.append(_written(amount.value * factor, amount, separator))
-    pieces.append(line[numbers[-1].end() :])
+    pieces.append(_agreeing(line[numbers[-1].end() :], amounts[-1].value * factor))
     return "".join(pieces)
 
 

@@ -33,8 +33,21 @@ from potluck.web.session import current_cook
 from potluck.web.validation import INVALID, form_status, loaded, refuse
 
 CHANGED_MEANWHILE = (
-    "Someone changed this recipe meanwhile (in another tab, or another device). The form "
-    "now shows the recipe as it is saved; make your changes again and save."
+    "Someone changed this recipe meanwhile (in another tab, or another device), so nothing "
+    "was saved. Your text is still in the form; where the saved recipe differs, it is shown "
+    "above the form. Save again to replace the saved recipe with yours."
+)
+# The fields a cook writes, compared with the saved recipe after a concurrent change.
+_WRITTEN = (
+    "name",
+    "description",
+    "num_of_servings",
+    "prep_time",
+    "cook_time",
+    "ingredients",
+    "directions",
+    "tags",
+    "source_url",
 )
 
 
@@ -79,11 +92,14 @@ def editor_page(
     form: RecipeForm | None = None,
     cover_form: CoverForm | None = None,
     status: int = 200,
+    saved_differences: list[tuple[str, str]] | None = None,
 ) -> Response:
-    """The edit page of `recipe`, with a form that was refused if given."""
+    """The edit page of `recipe`, with a form that was refused if given (and, after a
+    concurrent change, the saved recipe's fields that differ from the form's)."""
     return page(
         "web/editor.html",
         recipe=recipe,
+        saved_differences=saved_differences or [],
         form=form or _filled(recipe),
         cover_form=cover_form or CoverForm(formdata=None, prefix="cover"),
         cover=image_urls(recipe.cover_hash) if recipe.cover_hash else None,
@@ -150,7 +166,7 @@ def edit_recipe(recipe_id: int) -> Response:
     try:
         recipe = writable_recipe(recipe_id, user, expected)
     except PreconditionFailed:
-        return _changed_meanwhile(recipe_id, user)
+        return _changed_meanwhile(recipe_id, user, form)
     data = loaded(form, RecipeInputSchema(), _document(form))
     if data is None:
         return editor_page(recipe, form, status=INVALID)
@@ -158,13 +174,27 @@ def edit_recipe(recipe_id: int) -> Response:
     try:
         commit()
     except ConcurrentChange:
-        return _changed_meanwhile(recipe_id, user)
+        return _changed_meanwhile(recipe_id, user, form)
     flash("Your changes are saved.", "success")
     return see_other("web.edit_recipe", recipe_id=recipe.id)
 
 
-def _changed_meanwhile(recipe_id: int, user: User) -> Response:
+def _changed_meanwhile(recipe_id: int, user: User, form: RecipeForm) -> Response:
+    """The form as the cook sent it, now naming the saved version (so saving again replaces
+    it knowingly), with the saved recipe's differing fields shown beside it: nothing typed
+    is lost."""
     recipe = readable_recipe(recipe_id, user)
-    form = _filled(recipe)
+    saved = _filled(recipe)
+    form.version.data = saved.version.data
     form.form_errors.append(CHANGED_MEANWHILE)
-    return editor_page(recipe, form, status=409)
+    differences = [
+        (str(saved[name].label.text), _shown(saved[name].data))
+        for name in _WRITTEN
+        if _shown(saved[name].data) != _shown(form[name].data)
+    ]
+    return editor_page(recipe, form, status=409, saved_differences=differences)
+
+
+def _shown(value: Any) -> str:
+    """A field's value as the form shows it (line endings as a textarea sends them)."""
+    return "" if value is None else str(value).replace("\r\n", "\n").strip()
