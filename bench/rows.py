@@ -93,7 +93,9 @@ def signed_in_read(target: Target) -> Rows:
 
 def web_pages(target: Target) -> Rows:
     """The site's pages as a browser asks for them: anonymous ones are replayed before
-    Flask like the API's reads; a signed-in one (a session cookie) always runs Flask."""
+    Flask like the API's reads; a signed-in visitor's page is replayed to the same session
+    once Flask has rendered it, so the varied row (each recipe's page once, signed in) shows
+    what Flask's own rendering costs."""
     site = f"http://127.0.0.1:{target.port}"
     recipe = site + page_path(target.port, target.published_recipe())
     browser = {"Accept": BROWSER_ACCEPT, "Accept-Encoding": "gzip"}
@@ -103,7 +105,11 @@ def web_pages(target: Target) -> Rows:
         "search page": target.wrk(f"{site}/search?q=chicken", headers=browser),
         "signed-in recipe page": target.wrk(recipe, headers=signed_in),
     }
-    return {name: _measured(name, figures) for name, figures in rows.items()}
+    measured = {name: _measured(name, figures) for name, figures in rows.items()}
+    pages = varied.recipe_pages(target.port)
+    name = "signed-in recipe pages, varied"
+    measured |= _each_once(target, name, pages, {"pages": len(pages)}, headers=signed_in)
+    return measured
 
 
 def repeated_searches(target: Target) -> Rows:
@@ -119,11 +125,20 @@ def repeated_searches(target: Target) -> Rows:
     return {name: _measured(name, figures) for name, figures in rows.items()}
 
 
-def _each_once(target: Target, name: str, paths: list[str], about: dict[str, int]) -> Rows:
+def _each_once(
+    target: Target,
+    name: str,
+    paths: list[str],
+    about: dict[str, int],
+    headers: dict[str, str] | None = None,
+) -> Rows:
     file = varied.write_paths(paths, target.folder, name.split(",")[0].replace(" ", "-"))
     clear_caches(target.port)
     figures = target.wrk(
-        target.base, script="paths.lua", env={**target.env, "BENCH_PATHS": str(file)}
+        target.base,
+        script="paths.lua",
+        env={**target.env, "BENCH_PATHS": str(file)},
+        headers=headers or {},
     )
     # Past the end of the file the paths come round again, and may be replayed.
     figures["varied"] = {**about, "asked_again": max(0, int(figures["requests"]) - len(paths))}

@@ -18,6 +18,8 @@ from urllib.parse import urlencode
 from loads import api, log
 from servers import BENCH
 
+from potluck.web.links import slugify
+
 SORTS = ("created_at", "updated_at", "name", "cook_time", "num_of_servings")
 ORDERS = (None, "asc", "desc")
 COOK_TIMES = (10, 15, 20, 30, 45, 60, 90, 120)
@@ -141,6 +143,21 @@ def search_paths(port: int, rng: random.Random) -> tuple[list[str], dict[str, in
     sorts = ("relevance", "created_at", "name", "cook_time")
     paths = _distinct(lambda: _numbered(rng, lists, sorts, SEARCH_PAGE_DEPTH), PATHS)
     return paths, {"searches": len(lists), "paths": len(paths)}
+
+
+def recipe_pages(port: int, count: int = 5_000) -> list[str]:
+    """The site's pages of `count` published recipes (fewer when there are fewer), newest
+    first: /recipes/<id>-<slug>, the canonical URL the site itself links to."""
+    pages: list[str] = []
+    cursor = None
+    while len(pages) < count:
+        query = {"per_page": 100, "cursor": cursor}
+        _, page = api(port, _path(query)[len("/api/v1") :])
+        pages += [f"/recipes/{recipe['id']}-{slugify(recipe['name'])}" for recipe in page["data"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    return pages[:count]
 
 
 def write_paths(paths: list[str], folder: Path, name: str) -> Path:
