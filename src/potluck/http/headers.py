@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from flask import Flask, Response, current_app, g, has_request_context, request
 
 from potluck.domain.preconditions import GZIP_SUFFIX
-from potluck.http.errors import PROBLEM_JSON, abort
+from potluck.http.errors import PROBLEM_JSON, abort, wants_html
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -96,10 +96,21 @@ def request_id_for(given: str) -> str:
     return given if _REQUEST_ID.match(given) else os.urandom(16).hex()
 
 
+# app.extensions key: endpoints whose browser requests are sent to a page of the site (the
+# API's root alias of a recipe), so a browser's Accept is the site's business, not a 406.
+BROWSER_REDIRECTS = "potluck.browser_redirects"
+
+
+def send_browsers_elsewhere(app: Flask, endpoint: str) -> None:
+    app.extensions.setdefault(BROWSER_REDIRECTS, set()).add(endpoint)
+
+
 def _start() -> None:
     g.started = time.perf_counter()
     g.request_id = request_id_for(request.headers.get("X-Request-ID", ""))
     if request.blueprint and not request.blueprint.startswith(("web", "docs_assets", "api-docs")):
+        if request.endpoint in current_app.extensions.get(BROWSER_REDIRECTS, ()) and wants_html():
+            return
         negotiated_type()
 
 

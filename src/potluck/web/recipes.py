@@ -21,6 +21,7 @@ from potluck.domain.models import Recipe, User, visible
 from potluck.domain.recipes import RecipeVersion, readable_recipe, readable_version
 from potluck.http.conditional import not_modified
 from potluck.http.errors import wants_html
+from potluck.http.headers import send_browsers_elsewhere
 from potluck.http.hot_reads import offer_for_replay
 from potluck.schemas.images import image_urls
 from potluck.services.caching import versioned_bytes
@@ -184,4 +185,5 @@ def _browser_to_page() -> Response | None:
 
 
 def init_app(app: Flask) -> None:
+    send_browsers_elsewhere(app, API_ALIAS)
     app.before_request(_browser_to_page)
