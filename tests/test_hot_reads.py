@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 REPLAY = "Potluck; hit; detail=replay"
-PER_REQUEST = {"X-Request-ID", "Cache-Status", "RateLimit-Remaining", "RateLimit-Reset"}
+PER_REQUEST = {"Date", "X-Request-ID", "Cache-Status", "RateLimit-Remaining", "RateLimit-Reset"}
 MakeRecipe = Callable[..., dict[str, Any]]
 
 
@@ -385,6 +385,15 @@ def test_a_signed_in_page_is_replayed_to_its_own_session_only(
     anonymous = client.get(path)
     assert "Log out" not in anonymous.get_data(as_text=True)
     assert anonymous.headers["Cache-Control"] == "public, no-cache"
+
+
+def test_a_replay_keeps_no_date_of_its_own(client: FlaskClient, recipe: dict[str, Any]) -> None:
+    # The server dates each answer it sends; a stored Date would tell the time of the first.
+    path = page_of(client, recipe)
+    assert "Date" in client.get(path).headers  # Werkzeug dates a conditional answer
+    again = client.get(path)
+    assert replayed(again)
+    assert "Date" not in again.headers
 
 
 @pytest.mark.parametrize("ending", ["logout", "password change"])

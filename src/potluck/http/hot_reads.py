@@ -50,9 +50,10 @@ _OFFERED = "potluck.replayable"
 GENERATION_KEY = "potluck.generation"
 # Set by the operations front (operations.py): probes, metrics and maintenance go to Flask.
 THROUGH_FLASK = "potluck.through_flask"
-# Headers that belong to one exchange, set again on every replay.
+# Headers that belong to one exchange, set again on every replay (Date by the server).
 _PER_REQUEST = frozenset(
     {
+        "date",
         "x-request-id",
         "ratelimit-limit",
         "ratelimit-remaining",
