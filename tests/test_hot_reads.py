@@ -12,7 +12,10 @@ import pytest
 from conftest import PASSWORD, submit
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import event
 from werkzeug.test import TestResponse
+
+from potluck.domain.database import db
 
 REPLAY = "Potluck; hit; detail=replay"
 PER_REQUEST = {"Date", "X-Request-ID", "Cache-Status", "RateLimit-Remaining", "RateLimit-Reset"}
@@ -445,3 +448,34 @@ def test_a_page_kept_for_a_session_ages_out(
     path = page_of(client, recipe)
     settled(site_browser, path)
     assert not any(replayed(site_browser.get(path)) for _ in range(3))
+
+
+def test_a_signed_in_replay_asks_the_database_one_question(
+    app: Flask,
+    client: FlaskClient,
+    recipe: dict[str, Any],
+    other_headers: dict[str, str],
+    site_browser: FlaskClient,
+) -> None:
+    """On PostgreSQL (a round trip per question) the generation and the caller's account
+    come in one query; on SQLite both are read from the file after a commit only."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("the pool is asked on PostgreSQL only; the PostgreSQL pass runs this")
+    api_path = f"/api/v1/recipes/{recipe['id']}"
+    page_path = page_of(client, recipe)
+    client.get(api_path, headers=other_headers)
+    settled(site_browser, page_path)
+    with app.app_context():
+        pool = db.engine.pool
+    checkouts: list[object] = []
+
+    def counted(*_: Any) -> None:
+        checkouts.append(None)
+
+    event.listen(pool, "checkout", counted)
+    try:
+        answers = [client.get(api_path, headers=other_headers), site_browser.get(page_path)]
+    finally:
+        event.remove(pool, "checkout", counted)
+    assert [replayed(answer) for answer in answers] == [True, True]
+    assert len(checkouts) == 2

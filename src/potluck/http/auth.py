@@ -159,6 +159,22 @@ def _token_identity(token: str) -> Identity | Refusal:
     return Identity(user, claims["type"], claims)
 
 
+# Where a site session (web.session) keeps its account: [user id, session generation,
+# session id, expiry as a Unix time]; the replay (hot_reads) reads it too.
+SESSION_ACCOUNT_KEY = "account"
+
+
+def well_formed_session(held: Any) -> bool:
+    """Whether `held` is a site session's account entry, as SESSION_ACCOUNT_KEY describes."""
+    return (
+        isinstance(held, list)
+        and len(held) == 4
+        and all(isinstance(part, int) for part in held[:2])
+        and isinstance(held[2], str)
+        and isinstance(held[3], int | float)
+    )
+
+
 def account_and_revocation(user_id: int, jti: str) -> tuple[User, bool] | None:
     """An active account and whether the credential `jti` was revoked, in one indexed query
     (a token's, or a web session's)."""

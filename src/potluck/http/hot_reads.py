@@ -38,7 +38,7 @@ from werkzeug.http import is_entity_header, parse_cookie
 from potluck.domain.api_keys import KEY_PREFIX
 from potluck.domain.database import db
 from potluck.domain.preconditions import GZIP_SUFFIX, etag_listed
-from potluck.http.auth import verified_tokens
+from potluck.http.auth import SESSION_ACCOUNT_KEY, verified_tokens, well_formed_session
 from potluck.http.headers import ROUTE_KEY, UNMATCHED_ROUTE, log_access, request_id_for
 from potluck.http.limits import limiter, storage_outage
 
@@ -80,6 +80,14 @@ _ACCOUNT_SQL = (
     "SELECT session_generation, is_active, "
     "EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = {mark}) FROM users WHERE id = {mark}"
 )
+# Both in one round trip, for a server reached over the network (PostgreSQL).
+_GENERATION_AND_ACCOUNT_SQL = (
+    "SELECT g.value, u.session_generation, u.is_active, "
+    "EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = %s) "
+    "FROM cache_generations g LEFT JOIN users u ON u.id = %s WHERE g.name = 'recipes'"
+)
+# Session cookies decoded lately (the signature checked once per cookie value).
+_SESSIONS_KEPT = 1024
 
 
 # How long a page answered to one cookie session is replayed to it: its CSRF token is signed
@@ -114,9 +122,14 @@ class GenerationProbe:
             self.engine = db.engine
         self.local = threading.local()
 
-    def current(self) -> int | None:
+    def current(self, account: tuple[int, str] | None = None) -> int | None:
+        """The generation; with `account` (a user id and a credential's id), its state too
+        where each question is a round trip (PostgreSQL): `account()` then answers from it."""
         try:
-            return self._from_sqlite() if self.sqlite_path else self._from_pool()
+            if self.sqlite_path:
+                return self._from_sqlite()
+            self.local.__dict__.pop("prefetched", None)  # only this request's may be used
+            return self._from_pool() if account is None else self._with_account(*account)
         except Exception:  # any database trouble: Flask will meet it and answer properly
             log.warning("cache generation unreadable; answering through Flask", exc_info=True)
             self.local.__dict__.clear()
@@ -152,7 +165,11 @@ class GenerationProbe:
                     accounts[user_id, jti] = row
                 found = accounts[user_id, jti]
             else:
-                found = self._ask_pool(_ACCOUNT_SQL.format(mark="%s"), (jti, user_id))
+                prefetched = self.local.__dict__.pop("prefetched", None)
+                if prefetched is not None and prefetched[0] == (user_id, jti):
+                    found = prefetched[1]
+                else:
+                    found = self._ask_pool(_ACCOUNT_SQL.format(mark="%s"), (jti, user_id))
         except Exception:  # any database trouble: Flask will meet it and answer properly
             log.warning("account unreadable; answering through Flask", exc_info=True)
             return None
@@ -174,6 +191,14 @@ class GenerationProbe:
         row = self._ask_pool(_GENERATION_SQL, ())
         return int(row[0]) if row else 0
 
+    def _with_account(self, user_id: int, jti: str) -> int:
+        row = self._ask_pool(_GENERATION_AND_ACCOUNT_SQL, (jti, user_id))
+        if row is None:
+            return 0
+        account = tuple(row[1:]) if row[1] is not None else None
+        self.local.prefetched = ((user_id, jti), account)
+        return int(row[0])
+
 
 class HotReads:
     """WSGI middleware replaying stored answers to public GETs (see the module's text)."""
@@ -185,13 +210,15 @@ class HotReads:
         self.max_entries = max_entries
         self.answers: OrderedDict[tuple[str, ...], StoredAnswer] = OrderedDict()
         self.generation: int | None = None
+        self.sessions: OrderedDict[str, tuple[Any, Any]] = OrderedDict()
         self.lock = threading.Lock()
         self.next_probe = 0.0
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") != "GET" or any(h in environ for h in _NEEDS_FLASK):
             return self.wsgi_app(environ, start_response)  # type: ignore[no-any-return]
-        generation = self.probe.current()
+        account = None if self.probe.sqlite_path else self._account_to_check(environ)
+        generation = self.probe.current(account)
         if generation is None:
             return self.wsgi_app(environ, start_response)  # type: ignore[no-any-return]
         key = (
@@ -275,12 +302,8 @@ class HotReads:
         generation current, token not revoked); None sends the request to Flask, which
         verifies a token it has not seen and answers every refusal. Offered answers do not
         depend on who asks (public recipes and lists), so a signed-in caller gets them too."""
-        scheme, _, token = authorization.partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token or token.startswith(KEY_PREFIX):
-            return None  # API keys record their last use: Flask does that
-        claims = verified_tokens(self.app).known(token)
-        if claims is None or claims.get("type") != "access":
+        claims = self._access_claims(authorization)
+        if claims is None:
             return None
         account = self.probe.account(int(claims["sub"]), claims["jti"])
         if account is None:
@@ -290,33 +313,63 @@ class HotReads:
             return None
         return f"user:{claims['sub']}"
 
+    def _access_claims(self, authorization: str) -> dict[str, Any] | None:
+        """The claims of an access token this worker's Flask has verified, else None."""
+        scheme, _, token = authorization.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token or token.startswith(KEY_PREFIX):
+            return None  # API keys record their last use: Flask does that
+        claims = verified_tokens(self.app).known(token)
+        if claims is None or claims.get("type") != "access":
+            return None
+        return claims
+
+    def _account_to_check(self, environ: dict[str, Any]) -> tuple[int, str] | None:
+        """The account (user id, credential id) a replay to this request would check."""
+        if "HTTP_AUTHORIZATION" in environ:
+            claims = self._access_claims(environ["HTTP_AUTHORIZATION"])
+            return (int(claims["sub"]), str(claims["jti"])) if claims else None
+        if "HTTP_COOKIE" in environ:
+            held = self._session(environ["HTTP_COOKIE"])
+            account: Any = held.get(SESSION_ACCOUNT_KEY) if isinstance(held, dict) else None
+            if well_formed_session(account):
+                return account[0], account[2]
+        return None
+
+    def _session(self, cookie_header: str) -> Any:
+        """The site's session in this Cookie header as Flask would open it: {} without a
+        session cookie, None for one Flask would refuse (bad signature, too old)."""
+        app = self.app
+        value = parse_cookie(cookie_header).get(str(app.config["SESSION_COOKIE_NAME"]))
+        if value is None:
+            return {}  # other cookies only: the session is empty, as Flask would find it
+        max_age = app.permanent_session_lifetime.total_seconds()
+        known = self.sessions.get(value)
+        if known is None:
+            serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+            try:
+                known = serializer.loads(value, max_age=max_age, return_timestamp=True)
+            except Exception:  # a bad signature or an old cookie: Flask starts afresh
+                return None
+            with self.lock:
+                self.sessions[value] = known
+                while len(self.sessions) > _SESSIONS_KEPT:
+                    self.sessions.popitem(last=False)
+        held, signed = known
+        return held if time.time() - signed.timestamp() <= max_age else None
+
     def _session_checks_out(self, cookie_header: str) -> bool:
         """Whether the site's session cookie is one Flask would take as it is: signed by
         this app and unexpired, no message waiting to be shown (showing it changes the
         session), and, when signed in, the account checked as web.session checks it (active,
         session generation current, the session not ended)."""
-        app = self.app
-        value = parse_cookie(cookie_header).get(str(app.config["SESSION_COOKIE_NAME"]))
-        if value is None:
-            return True  # other cookies only: the session is empty, as Flask would find it
-        serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
-        try:
-            held = serializer.loads(value, max_age=app.permanent_session_lifetime.total_seconds())
-        except Exception:  # a bad signature or an old cookie: Flask starts an empty session
-            return False
+        held = self._session(cookie_header)
         if not isinstance(held, dict) or "_flashes" in held:
             return False
-        account = held.get("account")
+        account = held.get(SESSION_ACCOUNT_KEY)
         if account is None:
             return True
-        if not (
-            isinstance(account, list)
-            and len(account) == 4
-            and isinstance(account[0], int)
-            and isinstance(account[2], str)
-            and isinstance(account[3], int | float)
-            and account[3] >= time.time()
-        ):
+        if not well_formed_session(account) or account[3] < time.time():
             return False
         found = self.probe.account(account[0], account[2])
         if found is None:

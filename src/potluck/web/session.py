@@ -15,9 +15,14 @@ from flask import Flask, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 
 from potluck.domain.models import User
-from potluck.http.auth import account_and_revocation, revoke_credential
+from potluck.http.auth import (
+    SESSION_ACCOUNT_KEY,
+    account_and_revocation,
+    revoke_credential,
+    well_formed_session,
+)
 
-_KEY = "account"
+_KEY = SESSION_ACCOUNT_KEY
 
 
 class SiteSessionInterface(SecureCookieSessionInterface):
@@ -41,7 +46,7 @@ def sign_in(user: User) -> None:
 def sign_out() -> None:
     """End this session here and on every instance (its id is refused from now on)."""
     held: Any = session.get(_KEY)
-    if _well_formed(held):
+    if well_formed_session(held):
         revoke_credential(held[2], datetime.fromtimestamp(held[3], UTC))
     session.clear()
     g.cook = None
@@ -55,21 +60,11 @@ def current_cook() -> User | None:
     return cook
 
 
-def _well_formed(held: Any) -> bool:
-    return (
-        isinstance(held, list)
-        and len(held) == 4
-        and all(isinstance(part, int) for part in held[:2])
-        and isinstance(held[2], str)
-        and isinstance(held[3], int | float)
-    )
-
-
 def _checked_session() -> User | None:
     held = session.get(_KEY) if request.cookies else None
     if held is None:
         return None
-    if not _well_formed(held) or held[3] < time.time():
+    if not well_formed_session(held) or held[3] < time.time():
         session.pop(_KEY, None)
         return None
     found = account_and_revocation(held[0], held[2])
