@@ -8,7 +8,7 @@ CLIENT_STAMP := $(VENV)/.client-installed-$(shell cat client/pyproject.toml cons
 PORT ?= 8000
 export PORT
 
-.PHONY: run test lint format test-sqlite test-postgres test-client bench clean up down
+.PHONY: run test lint format test-sqlite test-postgres test-client bench soak bench-topology clean up down
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,18 @@ bench: $(STAMP)
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
 	$(BIN)/python bench/run.py
+
+# Through the scaled-out topology (deploy/up.sh on free ports, a throwaway database): a long
+# mixed load over HTTP/2 (bench/soak.py, SOAK_SECONDS), and the bench's PostgreSQL rows at one
+# and two instances against a hello-world of the same shape (bench/topology.py).
+soak: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]' 'httpx[http2]'
+	$(BIN)/python bench/soak.py
+
+bench-topology: $(STAMP)
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq wrk; }
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
+	$(BIN)/python bench/topology.py
 
 # The scaled-out topology on this machine (docs/deploy.md); DEPLOY_DIR, ports and INSTANCES
 # come from the environment.
