@@ -6,15 +6,21 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from conftest import PROBLEM, sorted_like_the_api
+from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.test import TestResponse
+
+from potluck.domain.database import db
+from potluck.services.pagination import count_rows
+from potluck.services.search import recipe_list
 
 LIST = "/api/v1/recipes"
 SORTS = ("created_at", "updated_at", "name", "cook_time", "num_of_servings")
@@ -736,3 +742,36 @@ def test_every_page_and_order_of_a_search_shares_one_count(
     assert [sql for sql in statements if listing_count(sql)]  # other filters: counted
     make_recipe(auth_headers, name="Lemon Tart")  # a write: every count is counted again
     assert client.get(f"{LIST}?q=lemon&per_page=2&page=2").json["total"] == 6
+
+
+def test_a_tag_filter_read_either_way_gives_the_same_list(
+    app: Flask, auth_headers: dict[str, str], make_recipe: MakeRecipe
+) -> None:
+    """A tag filter is read from the tag's recipes first (few carry it, or deep pages) or
+    checked on each row in the list's order (many carry it, early pages): the same rows."""
+    rng = random.Random(7)
+    for n in range(24):
+        tags = rng.sample(["soup", "vegan", "quick", "cake"], rng.randint(0, 3))
+        make_recipe(auth_headers, name=f"R{n}", tags=tags, cook_time=rng.choice([None, 10, 60]))
+    make_recipe(auth_headers, publish=False, name="Draft", tags=["soup", "vegan"])
+    with app.test_request_context():
+        for tags in (["soup"], ["SOUP", "vegan"], ["cake"], ["none"]):
+            for sort in SORTS:
+                for extra in ({}, {"max_cook_time": 30}, {"author": "alice"}):
+                    listing = recipe_list({"tag": tags, "sort": sort, **extra})
+                    assert listing.tagged_first is not listing.statement
+                    checked = [row[0].id for row in db.session.execute(listing.ordered())]
+                    read_first = replace(listing, statement=listing.tagged_first)
+                    assert [row[0].id for row in db.session.execute(read_first.ordered())] == (
+                        checked
+                    )
+                    assert count_rows(listing.counted) == len(checked)
+        listing = recipe_list({"tag": ["soup"]})
+        few_and_deep = listing.for_page(total=100, depth=2_000, highest_id=1_000_000)
+        assert few_and_deep.statement is listing.tagged_first
+        many_and_early = listing.for_page(total=500_000, depth=20, highest_id=1_000_000)
+        assert many_and_early.statement is listing.statement
+        untagged = recipe_list({"sort": "name"})
+        assert untagged.tagged_first is untagged.statement
+        searched = recipe_list({"tag": ["soup"], "q": "soup"})
+        assert searched.tagged_first is searched.statement  # the text index decides there

@@ -140,12 +140,17 @@ def _invalidate_on_write(session: Session, context: Any, instances: Any) -> None
 def cached_count(statement: Select[Any], key: str) -> int:
     """How many rows `statement` gives, counted once per generation: `key` must name
     everything the count depends on (the list's filters), and nothing it does not."""
-    full_key = f"count:{current_generation()}:{key}"
-    total: int | None = cache.get(full_key)
-    if total is None:
-        total = count_rows(statement)
-        cache.set(full_key, total)
-    return total
+    return per_generation(f"count:{key}", lambda: count_rows(statement))
+
+
+def per_generation(key: str, compute: Callable[[], int]) -> int:
+    """A number about the public data, computed once per cache generation."""
+    full_key = f"{key}:{current_generation()}"
+    value: int | None = cache.get(full_key)
+    if value is None:
+        value = compute()
+        cache.set(full_key, value)
+    return value
 
 
 def versioned_bytes(key: str, build: Callable[[], tuple[bytes, str | None]]) -> tuple[bytes, str]:

@@ -13,11 +13,12 @@ from typing import Any, NoReturn
 
 from flask import current_app
 from itsdangerous import BadData, URLSafeSerializer
-from sqlalchemy import REAL, ColumnElement, Row, and_, cast, literal, tuple_
+from sqlalchemy import REAL, ColumnElement, Row, and_, cast, func, literal, select, tuple_
 
+from potluck.domain.database import db
 from potluck.domain.errors import Invalid
 from potluck.domain.models import Recipe
-from potluck.services.caching import cached_count
+from potluck.services.caching import cached_count, per_generation
 from potluck.services.pagination import Page, paginate, paginate_after
 from potluck.services.recipe_documents import VERSION_COLUMNS, versions_of
 from potluck.services.search import recipe_list
@@ -143,6 +144,16 @@ def after(key: ColumnElement[Any], descending: bool, value: Any, recipe_id: int)
     return and_(key >= bound, row > position)
 
 
+def _highest_recipe_id() -> int:
+    """About how many recipes there are, from the primary key's end (no count); once per
+    cache generation, and close enough until then (it only picks how to read a page)."""
+
+    def highest() -> int:
+        return db.session.scalar(select(func.max(Recipe.id))) or 0
+
+    return per_generation("recipes:highest-id", highest)
+
+
 def recipe_page(
     params: dict[str, Any], list_options: dict[str, Any], *, versions: bool = False
 ) -> Page:
@@ -153,7 +164,10 @@ def recipe_page(
     fingerprint = list_fingerprint(params, list_options)
     cursors = ListCursors(listing.sort, listing.order, fingerprint)
     # The count depends on the filters alone: every page and order of a search shares it.
-    total = cached_count(listing.statement, f"recipes:{fingerprint}")
+    total = cached_count(listing.counted, f"recipes:{fingerprint}")
+    if listing.tagged_first is not listing.statement:
+        depth = params["per_page"] * (1 if params.get("cursor") else params["page"])
+        listing = listing.for_page(total, depth, _highest_recipe_id())
     ordered = listing.ordered()
     if versions:
         ordered = ordered.with_only_columns(*VERSION_COLUMNS, listing.key.label("sort_key"))
