@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 import soak_report
+import soak_results
 from deployment import Deployment, code_version, cpu_seconds, machine_seconds, rss_mib
 from loads import log
 from PIL import Image, ImageDraw
@@ -206,7 +207,7 @@ def main() -> None:
     finally:
         deployment.remove()
     stem = soak_report.stem(now, SECONDS)
-    print(soak_report.write(results, stem).read_text())
+    print(soak_results.write(results, stem).read_text())
 
 
 if __name__ == "__main__":

@@ -96,6 +96,7 @@ class Traffic:
         self.setup_samples: list[tuple[float, str, int, float]] = []
         self.transport_errors: dict[str, int] = {}
         self.dropped = 0
+        self.goaway_retries = 0
         self.lag: list[float] = []  # how late each action was sent, seconds
 
     async def send(
@@ -104,7 +105,16 @@ class Traffic:
         headers = {"User-Agent": f"potluck-soak ({kind})", **options.pop("headers", {})}
         sent = time.monotonic()
         try:
-            response = await client.request(method, url, headers=headers, **options)
+            try:
+                response = await client.request(method, url, headers=headers, **options)
+            except httpx.RemoteProtocolError:
+                if method != "GET":
+                    raise
+                # nginx ends an HTTP/2 connection with a graceful GOAWAY at its 1,000th request
+                # (keepalive_requests); httpx fails what was still in flight on it, where a
+                # browser asks again on a new connection. So does the soak, for reads.
+                self.goaway_retries += 1
+                response = await client.request(method, url, headers=headers, **options)
         except httpx.HTTPError as error:
             name = type(error).__name__
             self.transport_errors[name] = self.transport_errors.get(name, 0) + 1
