@@ -57,7 +57,7 @@ bench: $(STAMP)
 # mixed load over HTTP/2 (bench/soak.py, SOAK_SECONDS), and the bench's PostgreSQL rows at one
 # and two instances against a hello-world of the same shape (bench/topology.py).
 soak: $(STAMP)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]' 'httpx[http2]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
 	$(BIN)/python bench/soak.py
 
 bench-topology: $(STAMP)
