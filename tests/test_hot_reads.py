@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import gzip
 import secrets
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -479,3 +482,40 @@ def test_a_signed_in_replay_asks_the_database_one_question(
         event.remove(pool, "checkout", counted)
     assert [replayed(answer) for answer in answers] == [True, True]
     assert len(checkouts) == 2
+
+
+def test_askers_of_an_answer_being_built_wait_for_it_instead_of_building_it_too(
+    app: Flask, client: FlaskClient, recipe: dict[str, Any]
+) -> None:
+    replay = app.wsgi_app.wsgi_app  # type: ignore[attr-defined]
+    flask = replay.wsgi_app
+    built: list[str] = []
+
+    def slow_flask(environ: dict[str, Any], start_response: Any) -> Any:
+        built.append(environ["PATH_INFO"])
+        time.sleep(0.3)  # long enough for every other asker to arrive meanwhile
+        return flask(environ, start_response)
+
+    replay.wsgi_app = slow_flask
+    askers = 6
+    start = threading.Barrier(askers)
+
+    def ask(path: str) -> TestResponse:
+        start.wait()
+        return app.test_client().get(path)
+
+    try:
+        for path in (f"/api/v1/recipes/{recipe['id']}", "/api/v1/me"):
+            built.clear()
+            with ThreadPoolExecutor(askers) as pool:
+                answers = list(pool.map(ask, [path] * askers))
+            if path.endswith("/me"):  # not replayable: every asker gets Flask's own answer
+                assert [answer.status_code for answer in answers] == [401] * askers
+                assert len(built) >= askers - 1  # only the first is waited for, once
+                continue
+            assert [answer.status_code for answer in answers] == [200] * askers
+            assert built == [path]  # built once; the others waited and got it replayed
+            assert sum(replayed(answer) for answer in answers) == askers - 1
+            assert len({answer.data for answer in answers}) == 1
+    finally:
+        replay.wsgi_app = flask

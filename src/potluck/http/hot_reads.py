@@ -72,6 +72,9 @@ _NEEDS_FLASK = (
     "HTTP_RANGE",
 )
 _GENERATION_SQL = "SELECT value FROM cache_generations WHERE name = 'recipes'"
+# How long a request waits for the same answer that another one is building in Flask before
+# it goes to Flask itself.
+_WAIT_FOR_FIRST_SECONDS = 1.0
 # While rate limits count in memory (Redis down), how often a replayable read goes to Flask.
 _PROBE_SECONDS = 1.0
 # A signed-in caller's account: its session generation, whether it may log in, and whether
@@ -211,6 +214,8 @@ class HotReads:
         self.answers: OrderedDict[tuple[str, ...], StoredAnswer] = OrderedDict()
         self.generation: int | None = None
         self.sessions: OrderedDict[str, tuple[Any, Any]] = OrderedDict()
+        self.in_flight: dict[tuple[str, ...], threading.Event] = {}
+        self.not_offered: OrderedDict[tuple[str, ...], None] = OrderedDict()
         self.lock = threading.Lock()
         self.next_probe = 0.0
 
@@ -231,15 +236,38 @@ class HotReads:
         with self.lock:
             if generation != self.generation:
                 self.answers.clear()
+                self.not_offered.clear()
                 self.generation = generation
             stored = self.answers.get(key)
-        if stored is not None and stored.expires > time.monotonic():
+            if stored is not None and stored.expires <= time.monotonic():
+                stored = None
+            # The first asker of an answer not kept yet goes to Flask; those asking the same
+            # meanwhile wait for its answer instead of all building it (after a write, say).
+            ahead = self.in_flight.get(key) if stored is None else None
+            mine = None
+            if stored is None and ahead is None and key not in self.not_offered:
+                mine = self.in_flight[key] = threading.Event()
+        if ahead is not None and ahead.wait(_WAIT_FOR_FIRST_SECONDS):
+            with self.lock:
+                stored = self.answers.get(key) if generation == self.generation else None
+        if stored is not None:
             caller = self._caller(environ)
             limit_headers = self._count(caller) if caller is not None else None
             if limit_headers is not None:
                 return self._replay(stored, environ, limit_headers, start_response)
         environ[GENERATION_KEY] = generation
-        return self._pass_on(environ, start_response, key, generation)
+        if mine is None:
+            return self._pass_on(environ, start_response, key, generation)
+        try:
+            return self._pass_on(environ, start_response, key, generation)
+        finally:
+            with self.lock:
+                del self.in_flight[key]
+                if not environ.get(_OFFERED) and generation == self.generation:
+                    self.not_offered[key] = None  # not replayable: let its askers run at once
+                    while len(self.not_offered) > self.max_entries:
+                        self.not_offered.popitem(last=False)
+            mine.set()
 
     def _caller(self, environ: dict[str, Any]) -> str | None:
         """The rate-limit key of a caller whose credentials check out now; None sends the
