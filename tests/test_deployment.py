@@ -8,20 +8,14 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import socket
 import ssl
-import subprocess
-import sys
-import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
-import httpx
 import pytest
 import redis
-from conftest import RECIPE, TEST_SECRET, free_port, throwaway_postgres_database
+from conftest import RECIPE, throwaway_postgres_database
+from deployment import Topology, deployed
 from PIL import Image
 
 pytestmark = pytest.mark.skipif(
@@ -29,120 +23,22 @@ pytestmark = pytest.mark.skipif(
     reason="the scaled-out topology runs on the PostgreSQL pass (make test-postgres)",
 )
 
-ROOT = Path(__file__).resolve().parents[1]
 READ_LIMIT = 40
-PASSWORD = "a deployment's long passphrase"
-NGINX_MISSING = 3  # deploy/up.sh's exit status when nginx is absent and cannot be installed
-
-
-@dataclass(frozen=True)
-class Topology:
-    public: str  # nginx over HTTPS
-    http_port: int  # nginx's plain-HTTP port, which only redirects
-    instances: tuple[str, str]  # the two app instances, directly
-    deploy_dir: Path
-    redis_url: str
-
-    def client(self, address: str = "127.0.0.1") -> httpx.Client:
-        """A client whose connections come from `address` (any of 127.0.0.0/8), trusting
-        the CA that deploy/make-certs.sh made."""
-        verify = ssl.create_default_context(cafile=self.deploy_dir / "tls" / "ca.crt")
-        transport = httpx.HTTPTransport(verify=verify, local_address=address)
-        return httpx.Client(transport=transport, timeout=15)
-
-    def login(self, username: str) -> dict[str, str]:
-        with self.client() as client:
-            response = client.post(
-                f"{self.public}/api/v1/tokens", json={"username": username, "password": PASSWORD}
-            )
-        assert response.status_code == 200, response.text
-        return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-def _started_pids(deploy_dir: Path) -> list[int]:
-    return [int(path.read_text()) for path in (deploy_dir / "run").glob("*.pid")]
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
 
 
 @pytest.fixture(scope="module")
 def topology() -> Iterator[Topology]:
-    # Not under pytest's tmp_path: nginx's workers (www-data under root) must reach the media.
-    deploy_dir = Path(tempfile.mkdtemp(prefix="potluck-deploy-"))
-    deploy_dir.chmod(0o755)
-    https_port, http_port, first, second = (free_port() for _ in range(4))
     redis_url = os.environ["TEST_REDIS_URL"].rsplit("/", 1)[0] + "/5"  # the tests flush /0
     with redis.Redis.from_url(redis_url) as connection:
         connection.flushdb()
-    log = deploy_dir / "up.log"
     with throwaway_postgres_database("potluck_deploy") as database_url:
-        environ = {
-            **os.environ,
-            "DEPLOY_DIR": str(deploy_dir),
-            "NGINX_HTTPS_PORT": str(https_port),
-            "NGINX_HTTP_PORT": str(http_port),
-            "INSTANCE_PORTS": f"{first} {second}",
-            "WEB_WORKERS": "1",
+        settings = {
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
-            "SECRET_KEY": TEST_SECRET,
             "READ_RATE_LIMIT": f"{READ_LIMIT} per minute",
-            "ARGON2_TIME_COST": "1",
-            "ARGON2_MEMORY_COST": "1024",
-            "POTLUCK": str(Path(sys.executable).with_name("potluck")),
-            "PYTHON": sys.executable,
         }
-        try:
-            with log.open("wb") as output:
-                up = subprocess.run(
-                    [ROOT / "deploy" / "up.sh"],
-                    env=environ,
-                    stdout=output,
-                    stderr=subprocess.STDOUT,
-                    timeout=180,
-                    check=False,
-                )
-            if up.returncode == NGINX_MISSING and os.environ.get("CI") != "true":
-                pytest.skip("nginx is not installed (apt-get install nginx)")
-            assert up.returncode == 0, log.read_text()
-            for name in ("chef", "sous"):
-                created = subprocess.run(
-                    [environ["POTLUCK"], "user", "create", name, f"{name}@example.com"],
-                    env={**environ, "POTLUCK_ENV": "production"},
-                    input=f"{PASSWORD}\n{PASSWORD}\n",
-                    capture_output=True,
-                    text=True,
-                    timeout=60,
-                    check=False,
-                )
-                assert created.returncode == 0, created.stderr
-            yield Topology(
-                public=f"https://127.0.0.1:{https_port}",
-                http_port=http_port,
-                instances=(f"http://127.0.0.1:{first}", f"http://127.0.0.1:{second}"),
-                deploy_dir=deploy_dir,
-                redis_url=redis_url,
-            )
-        finally:
-            started = _started_pids(deploy_dir) if (deploy_dir / "run").is_dir() else []
-            down = subprocess.run(
-                [ROOT / "deploy" / "down.sh"],
-                env=environ,
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
-            left = [pid for pid in started if _running(pid)]
-            shutil.rmtree(deploy_dir, ignore_errors=True)
-    assert down.returncode == 0, down.stderr
-    assert not left, f"make down left processes running: {left}"
+        with deployed(settings) as topology:
+            yield topology
 
 
 def _png() -> bytes:
@@ -246,7 +142,7 @@ def test_rate_limits_add_up_across_instances(topology: Topology) -> None:
 
 
 def _limited_addresses(topology: Topology) -> set[str]:
-    with redis.Redis.from_url(topology.redis_url) as connection:
+    with redis.Redis.from_url(topology.setting("REDIS_URL")) as connection:
         keys = [key.decode() for key in connection.scan_iter("*ip:*")]
     return {key.split("ip:", 1)[1].split("/", 1)[0] for key in keys}
 

@@ -108,6 +108,17 @@ def _operations_settings(env: Mapping[str, str], instance: Path) -> dict[str, An
     }
 
 
+def _engine_options(database_url: str, env: Mapping[str, str]) -> dict[str, Any]:
+    # A server connection can drop between requests; a SQLite file cannot.
+    options: dict[str, Any] = {"pool_pre_ping": not database_url.startswith("sqlite")}
+    if database_url.startswith("postgresql"):
+        # A server that cannot be reached must not hold a request, or /readyz, for psycopg's
+        # default 130 s: connecting gives up after this (libpq's minimum is 2 s).
+        timeout = int(env.get("DATABASE_CONNECT_TIMEOUT_SECONDS", 5))
+        options["connect_args"] = {"connect_timeout": timeout}
+    return options
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None, instance_path: Path | None = None
 ) -> dict[str, Any]:
@@ -144,8 +155,7 @@ def load_settings(
         "TESTING": environment == "testing",
         "SECRET_KEY": secret_key,
         "SQLALCHEMY_DATABASE_URI": database_url,
-        # A server connection can drop between requests; a SQLite file cannot.
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": not database_url.startswith("sqlite")},
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(database_url, env),
         "MIGRATIONS_DIR": env.get("MIGRATIONS_DIR", str(PROJECT_ROOT / "migrations")),
         "PUBLIC_BASE_URL": public_base_url,
         "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)),

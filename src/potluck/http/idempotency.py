@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, request
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from potluck.domain.database import db
 from potluck.domain.errors import DomainError
@@ -27,6 +27,7 @@ from potluck.domain.transactions import commit_now, defer_commits, has_deferred_
 from potluck.http.auth import Identity, request_identity
 from potluck.http.errors import abort, handle_domain_error
 from potluck.http.headers import view_attribute
+from potluck.http.persistence import database_trouble
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -125,6 +126,10 @@ def _finish(response: Response) -> Response:
         return _replay(twin, claim)
     except DomainError as error:
         return handle_domain_error(error)
+    except OperationalError as error:
+        # The database went away at the commit, so whether it landed is unknown: a 503 (not
+        # a 500), and a retry with the same key gets the first answer if it did.
+        return database_trouble(error)
     return response
 
 

@@ -18,7 +18,9 @@ from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
 from limits import RateLimitItem, parse
 from limits.errors import StorageError
+from sqlalchemy.exc import SQLAlchemyError
 
+from potluck.domain.database import db
 from potluck.http.auth import Identity, request_identity
 from potluck.http.errors import abort, error_answer
 from potluck.services.outages import Outage
@@ -45,8 +47,15 @@ def client_address() -> str:
 
 def rate_limit_key() -> str:
     """The signed-in user (or API key), or else the client's address; a credential that
-    does not check out counts against the address."""
-    identity = request_identity()
+    does not check out counts against the address, and so does one the database cannot
+    check just now."""
+    try:
+        identity = request_identity()
+    except SQLAlchemyError:
+        # Raised from here, Flask-Limiter would take it for its own storage failing and count
+        # in memory. The request meets the database again in its view, answered there (503).
+        db.session.rollback()
+        return f"ip:{client_address()}"
     if isinstance(identity, Identity):
         return identity.rate_limit_key
     return f"ip:{client_address()}"
