@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -28,6 +29,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import Engine, create_engine, event, func, make_url, select, text
+from werkzeug.test import TestResponse
 
 from potluck import create_app
 from potluck.domain.database import db as _db
@@ -35,6 +37,20 @@ from potluck.domain.models import OutboxMail
 
 TEST_SECRET = "test-secret-" + "x" * 40
 PASSWORD = "correct horse battery staple"
+
+
+class ThroughFlask(FlaskClient):
+    """A client whose every request carries a new cookie: the replay (hot_reads) keeps an
+    answer for one Cookie header only, and none was kept for a new one, so Flask itself
+    answers every request."""
+
+    def open(self, *args: Any, **kwargs: Any) -> TestResponse:
+        self.set_cookie("visit", secrets.token_hex(8))
+        return super().open(*args, **kwargs)
+
+
+def through_flask(app: Flask) -> FlaskClient:
+    return ThroughFlask(app, app.response_class, use_cookies=True)
 
 
 def pytest_report_header() -> str:

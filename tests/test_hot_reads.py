@@ -4,7 +4,6 @@ write on any instance, never one made for another session, and rate limited the 
 from __future__ import annotations
 
 import gzip
-import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -12,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from conftest import PASSWORD, submit
+from conftest import PASSWORD, submit, through_flask
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event
@@ -33,18 +32,9 @@ def replayed(response: TestResponse) -> bool:
     return response.headers.get("Cache-Status") == REPLAY
 
 
-class ThroughFlask(FlaskClient):
-    """A client whose every request carries a new cookie: no answer was kept for that cookie
-    yet, so Flask itself answers, to compare."""
-
-    def open(self, *args: Any, **kwargs: Any) -> TestResponse:
-        self.set_cookie("visit", secrets.token_hex(8))
-        return super().open(*args, **kwargs)
-
-
-@pytest.fixture
-def through_flask(app: Flask) -> FlaskClient:
-    return ThroughFlask(app, app.response_class, use_cookies=True)
+@pytest.fixture(name="through_flask")
+def through_flask_client(app: Flask) -> FlaskClient:
+    return through_flask(app)
 
 
 @pytest.fixture

@@ -16,7 +16,15 @@ from typing import Any
 
 import pytest
 import redis
-from conftest import PASSWORD, RECIPE, activation_path, free_port, outbox, submit
+from conftest import (
+    PASSWORD,
+    RECIPE,
+    activation_path,
+    free_port,
+    outbox,
+    submit,
+    through_flask,
+)
 from conftest import test_environ as environ_for
 from flask import Flask
 from flask.testing import FlaskClient
@@ -96,13 +104,6 @@ def app_on(app: Flask, database_url: str, tmp_path: Path) -> Iterator[Callable[[
         with each.app_context():
             _db.session.remove()
             _db.engine.dispose()
-
-
-def through_flask(app: Flask) -> FlaskClient:
-    """A client whose requests carry a cookie, so Flask itself answers them (no replay)."""
-    client = app.test_client()
-    client.set_cookie("theme", "dark")
-    return client
 
 
 def wait_until_counting_in_redis(app: Flask, path: str, seconds: float = 10) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import PASSWORD
+from conftest import PASSWORD, through_flask
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -187,8 +187,7 @@ def test_a_304_is_decided_from_the_version_before_loading_the_recipe(
 ) -> None:
     path = page_url(soup, "tomato-soup")
     etag = client.get(path).headers["ETag"]
-    cookie_client = app.test_client()
-    cookie_client.set_cookie("theme", "dark")  # through Flask, not the replay
+    cookie_client = through_flask(app)  # not the replay
     with count_queries() as statements:
         fresh = cookie_client.get(path, headers={"If-None-Match": etag})
     assert fresh.status_code == 304
