@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import socket
 import ssl
 from collections.abc import Iterator
 
+import httpx
 import pytest
 import redis
 from conftest import RECIPE, throwaway_postgres_database
-from deployment import Topology, deployed
+from deployment import PASSWORD, Topology, deployed
 from PIL import Image
 
 pytestmark = pytest.mark.skipif(
@@ -24,6 +26,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 READ_LIMIT = 40
+# The hidden CSRF field of a site form.
+_CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*\svalue="([^"]+)"')
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +130,46 @@ def test_a_token_revoked_on_one_instance_is_refused_by_the_other(topology: Topol
             refused = client.get(f"{base}/api/v1/me", headers=sous)
             assert refused.status_code == 401, base
             assert "WWW-Authenticate" in refused.headers
+
+
+def _signed_in_cookie(client: httpx.Client, base: str, username: str) -> str:
+    """Log in through the site's form on `base`; the Cookie header of the session."""
+    form = client.get(f"{base}/account/login")
+    token = _CSRF_FIELD.search(form.text)
+    assert token, form.text
+    answer = client.post(
+        f"{base}/account/login",
+        data={"csrf_token": token.group(1), "login": username, "password": PASSWORD},
+        headers={"Cookie": f"session={form.cookies['session']}"},
+    )
+    assert answer.status_code == 303, answer.text
+    return f"session={answer.cookies['session']}"
+
+
+def test_a_site_session_ended_on_one_instance_is_refused_by_the_other(
+    topology: Topology,
+) -> None:
+    one, other = topology.instances
+    with topology.client() as client:
+        cookie = _signed_in_cookie(client, one, "chef")
+        for _ in range(3):  # later ones may be replayed to this session: they still ask
+            mine = client.get(f"{other}/my/recipes", headers={"Cookie": cookie})
+            assert mine.status_code == 200
+            assert "Log out" in mine.text
+            if "session" in mine.cookies:  # the session as this page left it (its CSRF token)
+                cookie = f"session={mine.cookies['session']}"
+        token = _CSRF_FIELD.search(mine.text)
+        assert token
+        ended = client.post(
+            f"{one}/account/logout",
+            data={"csrf_token": token.group(1)},
+            headers={"Cookie": cookie},
+        )
+        assert ended.status_code == 303
+        for base in (other, one):
+            refused = client.get(f"{base}/my/recipes", headers={"Cookie": cookie})
+            assert refused.status_code == 303, base  # to the login page: a copy is worthless
+            assert "/account/login" in refused.headers["Location"]
 
 
 def test_rate_limits_add_up_across_instances(topology: Topology) -> None:
