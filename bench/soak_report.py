@@ -4,9 +4,11 @@ minute against last), where the cores went. bench/soak_results.py writes them ou
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -235,3 +237,19 @@ def stem(now: datetime, seconds: int) -> Path:
     if path.with_suffix(".md").exists():
         path = RESULTS / f"{name}-{now.strftime('%H%M')}"
     return path
+
+
+def write_results(
+    results: dict[str, Any],
+    stem: Path,
+    chart: Callable[[dict[str, Any], Path], None],
+    markdown: Callable[[dict[str, Any], str], str],
+) -> Path:
+    """The results as <stem>.json, a chart <stem>.png and <stem>.md (which names the chart)."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    png = stem.with_suffix(".png")
+    chart(results, png)
+    stem.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n")
+    markdown_path = stem.with_suffix(".md")
+    markdown_path.write_text(markdown(results, png.name))
+    return markdown_path

@@ -4,7 +4,6 @@ targets, every kind of request, RSS per worker, where the cores went), .json and
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from soak_report import (
     P99_TARGET_MS,
     QUIET_CORES,
     WARM_UP_SECONDS,
+    write_results,
 )
 
 
@@ -154,10 +154,4 @@ def chart(results: dict[str, Any], path: Path) -> None:
 
 
 def write(results: dict[str, Any], stem: Path) -> Path:
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    png = stem.with_suffix(".png")
-    chart(results, png)
-    stem.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n")
-    markdown_path = stem.with_suffix(".md")
-    markdown_path.write_text(markdown(results, png.name))
-    return markdown_path
+    return write_results(results, stem, chart, markdown)

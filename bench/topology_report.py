@@ -4,11 +4,10 @@ used meanwhile; written as bench/results/topology-<date>.json, .md and a .png ch
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from soak_report import CORES_NOTE
+from soak_report import CORES_NOTE, write_results
 
 HELLO = "hello-world (Flask)"
 PARTS = (
@@ -136,10 +135,4 @@ def chart(results: dict[str, Any], path: Path) -> None:
 
 
 def write(results: dict[str, Any], stem: Path) -> Path:
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    png = stem.with_suffix(".png")
-    chart(results, png)
-    stem.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n")
-    markdown_path = stem.with_suffix(".md")
-    markdown_path.write_text(markdown(results, png.name))
-    return markdown_path
+    return write_results(results, stem, chart, markdown)
