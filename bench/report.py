@@ -4,6 +4,8 @@ a Markdown table per database with the targets, and a chart (.png)."""
 from __future__ import annotations
 
 import json
+import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -282,3 +284,16 @@ def write(report: dict[str, Any], stem: Path) -> Path:
     stem.with_suffix(".md").write_text(markdown(report))
     chart(report, stem.with_suffix(".png"))
     return stem.with_suffix(".md")
+
+
+def results_stem(folder: Path, setting: str, default: str, smoke: bool, now: datetime) -> Path:
+    """Where a run's results go: the name in the environment variable `setting`, else
+    `default` with "-smoke" for a shorter or smaller run; an existing result is never
+    replaced (the time of day is added)."""
+    name = os.environ.get(setting) or default
+    if setting not in os.environ and smoke:
+        name += "-smoke"
+    stem = folder / name
+    if stem.with_suffix(".md").exists():
+        stem = folder / f"{name}-{now.strftime('%H%M')}"
+    return stem

@@ -118,16 +118,6 @@ def postgres_child(size: int, out: Path) -> None:
     out.write_text(json.dumps(measured))
 
 
-def results_stem(now: datetime) -> Path:
-    name = os.environ.get("BENCH_NAME") or now.strftime("%Y-%m-%d")
-    if "BENCH_NAME" not in os.environ and (SECONDS < 10 or SIZES != [10000, 1000000]):
-        name += "-smoke"
-    stem = RESULTS / name
-    if stem.with_suffix(".md").exists():
-        stem = RESULTS / f"{name}-{now.strftime('%H%M')}"
-    return stem
-
-
 def main() -> None:
     now = datetime.now(UTC)
     results: dict[str, Any] = {
@@ -145,7 +135,18 @@ def main() -> None:
     for key in report.DATABASES:
         for measured in results[key].get("by_size", {}).values():
             report.add_ratios(measured, results["ceilings"])
-    print(report.write(results, results_stem(now)).read_text())
+    print(
+        report.write(
+            results,
+            report.results_stem(
+                RESULTS,
+                "BENCH_NAME",
+                now.strftime("%Y-%m-%d"),
+                SECONDS < 10 or SIZES != [10000, 1000000],
+                now,
+            ),
+        ).read_text()
+    )
 
 
 if __name__ == "__main__":

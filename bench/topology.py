@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import report
 import topology_report
 from deployment import Deployment, code_version, cpu_seconds, machine_seconds
 from hello_topology import HelloTopology
@@ -203,13 +204,8 @@ def measure() -> dict[str, Any]:
 
 
 def stem(now: datetime) -> Path:
-    name = os.environ.get("TOPOLOGY_NAME") or "topology-" + now.strftime("%Y-%m-%d")
-    if "TOPOLOGY_NAME" not in os.environ and SECONDS < 10:
-        name += "-smoke"
-    path = RESULTS / name
-    if path.with_suffix(".md").exists():
-        path = RESULTS / f"{name}-{now.strftime('%H%M')}"
-    return path
+    default = "topology-" + now.strftime("%Y-%m-%d")
+    return report.results_stem(RESULTS, "TOPOLOGY_NAME", default, SECONDS < 10, now)
 
 
 def main() -> None:
