@@ -13,15 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PROBLEM
+from conftest import PROBLEM, assert_problem
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image, ImageCms
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import EnvironBuilder, encode_multipart, run_wsgi_app
 
-from potluck.domain.models import StoredImage
+from potluck.domain.models import Recipe, StoredImage
 from potluck.services.media import release_images
 from potluck.services.storage import LocalMediaStorage
 
@@ -492,6 +492,35 @@ def test_a_failed_commit_leaves_no_file(
     assert image_rows(db) == 0
     monkeypatch.undo()
     assert client.get(cover_url(recipe)).status_code == 404
+
+
+def test_a_cover_racing_another_change_is_a_409_and_leaves_nothing(
+    app: Flask,
+    db: Any,
+    auth_headers: dict[str, str],
+    recipe: dict[str, Any],
+    upload: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two uploads to one recipe at once (found under load as a 500): the one whose versioned
+    UPDATE of the recipe matches no row any more is told to retry, and leaves no file."""
+    from potluck.services import media
+
+    attach = media.set_cover
+
+    def changed_meanwhile(recipe_row: Any, image_hash: str | None) -> None:
+        # Another request's commit, as the database sees it: the version this one read is gone.
+        db.session.execute(
+            update(Recipe).where(Recipe.id == recipe_row.id).values(version=Recipe.version + 1),
+            execution_options={"synchronize_session": False},  # this request has not seen it
+        )
+        attach(recipe_row, image_hash)
+
+    monkeypatch.setattr(media, "set_cover", changed_meanwhile)
+    answer = upload(cover_url(recipe), jpeg(), auth_headers)
+    assert_problem(answer, 409)
+    assert media_files(app) == []
+    assert image_rows(db) == 0
 
 
 def test_avatar_life_cycle_and_book_alias(

@@ -14,6 +14,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from potluck.domain.sqlite_writers import QueuedWriterConnection
+
 ENVIRONMENTS = ("development", "testing", "production")
 MAIL_DELIVERIES = ("in-process", "worker")
 LOG_FORMATS = ("text", "json")
@@ -116,6 +118,8 @@ def _engine_options(database_url: str, env: Mapping[str, str]) -> dict[str, Any]
         # default 130 s: connecting gives up after this (libpq's minimum is 2 s).
         timeout = int(env.get("DATABASE_CONNECT_TIMEOUT_SECONDS", 5))
         options["connect_args"] = {"connect_timeout": timeout}
+    elif database_url.startswith("sqlite"):
+        options["connect_args"] = {"factory": QueuedWriterConnection}
     return options
 
 

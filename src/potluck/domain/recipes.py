@@ -39,16 +39,25 @@ RECIPE_DEFAULTS: dict[str, Any] = {
 
 
 def tags_named(names: Iterable[str]) -> list[Tag]:
-    """The tags with these names, created if new; safe when two requests create one at once."""
+    """The tags with these names, created if new; safe when two requests create one at once.
+    Most tags exist already: they are read, and only a new one is written (a write would
+    begin the transaction's hold on the database before the recipe itself is ready)."""
     wanted = sorted(set(names))
     if not wanted:
         return []
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    db.session.execute(
-        insert(Tag).values([{"name": name} for name in wanted]).on_conflict_do_nothing()
-    )
-    return list(db.session.scalars(select(Tag).where(Tag.name.in_(wanted)).order_by(Tag.name)))
+    found = _tags_in(wanted)
+    if len(found) < len(wanted):
+        known = {tag.name for tag in found}
+        dialect = db.session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        new = [{"name": name} for name in wanted if name not in known]
+        db.session.execute(insert(Tag).values(new).on_conflict_do_nothing())
+        found = _tags_in(wanted)
+    return found
+
+
+def _tags_in(names: list[str]) -> list[Tag]:
+    return list(db.session.scalars(select(Tag).where(Tag.name.in_(names)).order_by(Tag.name)))
 
 
 def readable_recipe(recipe_id: int, viewer: User | None) -> Recipe:

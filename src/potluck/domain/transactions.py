@@ -58,6 +58,13 @@ def commit() -> None:
     _run_after_commit()
 
 
+def flush() -> None:
+    """Send the pending changes now (the transaction stays open), with a lost race turned
+    into the domain's error as `commit()` turns it."""
+    with _as_domain_errors():
+        db.session.flush()
+
+
 def has_deferred_work() -> bool:
     return bool(db.session.info.get(_PENDING))
 

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from potluck.domain.database import db
 from potluck.domain.images import SIZES, media_name
 from potluck.domain.models import Recipe, RecipeCover, StoredImage, User, UserAvatar, utcnow
-from potluck.domain.transactions import after_commit, commit, on_rollback
+from potluck.domain.transactions import after_commit, commit, flush, on_rollback
 from potluck.services.images import ProcessedImage
 from potluck.services.storage import media_storage
 
@@ -58,7 +58,7 @@ def save_image(image: ProcessedImage, attach: Callable[[], None]) -> None:
         is_new = bool(getattr(inserted, "rowcount", 0))
         on_rollback(remove_written)
         attach()
-        db.session.flush()
+        flush()  # a concurrent change to the recipe or user is a 409, before files are written
         for name, data in zip(image.file_names().values(), image.files.values(), strict=True):
             if storage.save(name, data):
                 written.append(name)
