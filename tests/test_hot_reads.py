@@ -509,3 +509,47 @@ def test_askers_of_an_answer_being_built_wait_for_it_instead_of_building_it_too(
             assert len({answer.data for answer in answers}) == 1
     finally:
         replay.wsgi_app = flask
+
+
+def test_a_database_found_unreachable_is_a_503_at_once_and_one_warning(
+    app: Flask,
+    client: FlaskClient,
+    recipe: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The replay's question is the request's first contact with the database: when it finds
+    the database gone, Flask answers the 503 without a second connection attempt (each one
+    may wait DATABASE_CONNECT_TIMEOUT_SECONDS), and the log gets no traceback per request."""
+    from sqlalchemy.exc import OperationalError
+
+    from potluck.http import persistence
+    from potluck.http.hot_reads import GenerationProbe
+
+    def gone(*_: Any) -> int:
+        refused = ConnectionRefusedError("refused")
+        raise OperationalError("SELECT 1", {}, refused, connection_invalidated=True)
+
+    for question in ("_from_sqlite", "_from_pool", "_with_account"):
+        monkeypatch.setattr(GenerationProbe, question, gone)
+    monkeypatch.setattr(persistence._outage, "until", 0.0)
+    asked: list[str] = []
+
+    def ask(*args: Any) -> None:
+        asked.append(args[2])
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", ask)
+    try:
+        answers = [client.get(f"/api/v1/recipes/{recipe['id']}") for _ in range(3)]
+    finally:
+        event.remove(engine, "before_cursor_execute", ask)
+    for answer in answers:
+        assert answer.status_code == 503
+        assert answer.headers["Retry-After"] == persistence.UNAVAILABLE_RETRY_SECONDS
+        assert answer.mimetype == "application/problem+json"
+    assert asked == []
+    warnings = [r for r in caplog.records if "unreachable" in r.getMessage()]
+    assert len(warnings) == 1
+    assert not any(r.exc_info for r in caplog.records if r.levelname == "WARNING")

@@ -33,6 +33,7 @@ from typing import Any
 from flask import Flask, request
 from limits import parse
 from limits.errors import StorageError
+from sqlalchemy.exc import OperationalError
 from werkzeug.http import is_entity_header, parse_cookie
 
 from potluck.domain.api_keys import KEY_PREFIX
@@ -41,6 +42,7 @@ from potluck.domain.preconditions import GZIP_SUFFIX, etag_listed
 from potluck.http.auth import SESSION_ACCOUNT_KEY, verified_tokens, well_formed_session
 from potluck.http.headers import ROUTE_KEY, UNMATCHED_ROUTE, log_access, request_id_for
 from potluck.http.limits import limiter, storage_outage
+from potluck.http.persistence import DATABASE_UNREACHABLE, unreachable
 
 StartResponse = Callable[..., Any]
 log = logging.getLogger(__name__)
@@ -133,9 +135,12 @@ class GenerationProbe:
                 return self._from_sqlite()
             self.local.__dict__.pop("prefetched", None)  # only this request's may be used
             return self._from_pool() if account is None else self._with_account(*account)
-        except Exception:  # any database trouble: Flask will meet it and answer properly
-            log.warning("cache generation unreadable; answering through Flask", exc_info=True)
+        except Exception as error:  # any database trouble: Flask answers it properly
             self.local.__dict__.clear()
+            if isinstance(error, OperationalError) and unreachable(error):
+                self.local.lost = error  # Flask answers the 503 without asking again
+            else:
+                log.warning("cache generation unreadable; answering through Flask", exc_info=True)
             return None
 
     def _from_sqlite(self) -> int:
@@ -225,6 +230,9 @@ class HotReads:
         account = None if self.probe.sqlite_path else self._account_to_check(environ)
         generation = self.probe.current(account)
         if generation is None:
+            lost = self.probe.local.__dict__.pop("lost", None)
+            if lost is not None:
+                environ[DATABASE_UNREACHABLE] = lost
             return self.wsgi_app(environ, start_response)  # type: ignore[no-any-return]
         key = (
             environ.get("PATH_INFO", ""),
