@@ -167,3 +167,24 @@ def test_a_newcomer_confirms_from_the_log_and_logs_in(server: Any) -> None:
     assert call("GET", match.group(2)) == 204
     assert call("POST", "/api/v1/tokens", credentials) == 200
     connection.close()
+
+
+def test_a_served_worker_is_warmed_before_its_first_request(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`potluck serve` loads each worker's app through served_app: every page template is
+    compiled and the image codecs are loaded before any request, not during the first."""
+    from conftest import test_environ
+    from PIL import Image
+
+    from potluck.cli.serving import served_app
+
+    for name, value in test_environ(database_url, tmp_path / "instance").items():
+        monkeypatch.setenv(name, value)
+    app = served_app()
+    pages = app.jinja_env.list_templates(filter_func=lambda name: name.endswith(".html"))
+    assert len(pages) > 20
+    compiled = {template.name for template in app.jinja_env.cache.values()}
+    assert set(pages) <= compiled
+    assert "WEBP" in Image.SAVE
+    assert "JPEG" in Image.OPEN

@@ -19,6 +19,7 @@ from potluck.services.pagination import count_rows, paginate
 blp = Blueprint("tags", __name__, description="Tags")
 
 _LINK_HEADER = {"Link": {"schema": {"type": "string"}, "description": "RFC 8288 page links"}}
+_PAGE = TagPageSchema()  # built once, as the recipe lists' envelope is
 
 
 @blp.route("/tags")
@@ -33,7 +34,7 @@ class Tags(MethodView):
         def build() -> tuple[bytes, str, dict[str, str]]:
             tags = tag_list(params)
             page = paginate(count_rows(tags), tags, params["page"], params["per_page"])
-            envelope = TagPageSchema().dump(page_envelope(page))
+            envelope = _PAGE.dump(page_envelope(page))
             body = tags_csv(envelope["data"]) if media == CSV_MIMETYPE else dumps_json(envelope)
             return body, media, {"Link": link_header(page)}
 

@@ -86,7 +86,7 @@ def serve(port: int | None, host: str, workers: int | None) -> None:
             "info",
             *log_config,
             "--factory",
-            "potluck:create_app",
+            "potluck.cli.serving:served_app",
         ],
     )
 

@@ -8,6 +8,11 @@ process then waited for that worker forever (measured: 3 of 4 stops during start
 With the default handlers back, a worker still loading (with no request to finish) just ends.
 The stop signals are held across the fork, so none reaches a new worker before its reset.
 
+Each worker loads the app through `served_app`, which also compiles every template and loads
+the image codecs before the worker takes its first request: otherwise the first page of each
+kind, and the first upload, pay for them while a visitor waits (measured by `make soak` as
+the first minute's p99), and the worker's memory steps up in mid-service.
+
 Memory: glibc raises its mmap threshold each time a large block is freed, so after the first
 cover upload the next image's buffers come from a thread's heap arena, and freed they stay
 resident (about 90 MiB a worker, measured by `make soak`). A fixed threshold gives big
@@ -22,6 +27,10 @@ import ctypes.util
 import os
 import signal
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 _STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
@@ -58,6 +67,19 @@ def _give_large_buffers_back() -> None:
         libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES)
     if "MALLOC_ARENA_MAX" not in os.environ:
         libc.mallopt(_M_ARENA_MAX, _ARENAS)
+
+
+def served_app() -> Flask:
+    """The app a worker serves (granian's factory), warmed as the module's text says."""
+    from PIL import Image
+
+    from potluck.app import create_app
+
+    app = create_app()
+    Image.init()  # every codec plugin, with the libraries behind them
+    for name in app.jinja_env.list_templates(filter_func=lambda name: name.endswith(".html")):
+        app.jinja_env.get_template(name)  # compiled once, kept in the environment's cache
+    return app
 
 
 def main() -> None:
