@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from conftest import PROBLEM, assert_problem
 from flask import Flask
@@ -756,3 +757,39 @@ def test_simultaneous_uploads_of_one_image_share_one_copy(
     assert len(media_files(app)) == 2
     assert image_rows(db) == 1
     assert client.get(results[0][1]["large"]).status_code == 200
+
+
+def test_a_list_shows_each_recipe_as_get_one_does(
+    app: Flask,
+    client: FlaskClient,
+    auth_headers: dict[str, str],
+    make_recipe: Callable[..., dict[str, Any]],
+    upload: Callable[..., Any],
+) -> None:
+    """A list page builds the documents it lacks from plain rows (services.recipe_documents);
+    each must be what the model gives GET one: tags, cover, source, author and avatar."""
+    from potluck.domain.database import db as _db
+    from potluck.domain.models import Recipe as RecipeModel
+    from potluck.services.recipe_documents import recipe_document
+
+    assert (
+        upload("/api/v1/me/avatar", jpeg(seed=5), auth_headers, field="avatar").status_code == 201
+    )
+    plain = make_recipe(auth_headers, name="Plain toast", tags=[])
+    dressed = make_recipe(
+        auth_headers,
+        name="Dressed toast",
+        tags=["zesty", "breakfast"],
+        source_url="https://example.com/toast",
+        prep_time=None,
+    )
+    assert upload(cover_url(dressed), jpeg(seed=6), auth_headers).status_code == 201
+    listed = client.get("/api/v1/recipes?sort=name&per_page=50").json["data"]
+    by_id = {recipe["id"]: recipe for recipe in listed}
+    with app.app_context():
+        for made in (plain, dressed):
+            model = _db.session.get(RecipeModel, made["id"])
+            assert by_id[made["id"]] == orjson.loads(recipe_document(model))
+    assert by_id[dressed["id"]]["tags"] == ["breakfast", "zesty"]
+    assert by_id[dressed["id"]]["cover"] is not None
+    assert by_id[dressed["id"]]["author"]["avatar"] is not None
