@@ -18,7 +18,7 @@ from rows import Target
 from servers import seeded_instance, serve_potluck
 
 PAIRS = int(os.environ.get("PAIRS", 6))
-PAIR_SECONDS = float(os.environ.get("PAIR_SECONDS", 8))
+PAIR_SECONDS = int(os.environ.get("PAIR_SECONDS", 8))
 SIZE = int(os.environ.get("BENCH_PAGE_SIZE", 10_000))
 ENCODING = os.environ.get("BENCH_ENCODING", "")
 
