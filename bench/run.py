@@ -135,18 +135,9 @@ def main() -> None:
     for key in report.DATABASES:
         for measured in results[key].get("by_size", {}).values():
             report.add_ratios(measured, results["ceilings"])
-    print(
-        report.write(
-            results,
-            report.results_stem(
-                RESULTS,
-                "BENCH_NAME",
-                now.strftime("%Y-%m-%d"),
-                SECONDS < 10 or SIZES != [10000, 1000000],
-                now,
-            ),
-        ).read_text()
-    )
+    smoke = SECONDS < 10 or SIZES != [10000, 1000000]
+    stem = report.results_stem(RESULTS, "BENCH_NAME", now.strftime("%Y-%m-%d"), smoke, now)
+    print(report.write(results, stem).read_text())
 
 
 if __name__ == "__main__":

@@ -102,7 +102,11 @@ class QueuedWriterConnection(sqlite3.Connection):
 
     def _after(self) -> None:
         """Give the turn back once no transaction is open (ended, or never begun)."""
-        if self._holding and not self.in_transaction:
+        if not self.in_transaction:
+            self._give_back()
+
+    def _give_back(self) -> None:
+        if self._holding:
             self._holding = False
             assert self._turns is not None
             self._turns.give_back()
@@ -123,10 +127,7 @@ class QueuedWriterConnection(sqlite3.Connection):
         try:
             super().close()
         finally:
-            if self._holding:
-                self._holding = False
-                assert self._turns is not None
-                self._turns.give_back()
+            self._give_back()  # a transaction left open ends with the connection
 
 
 class _QueuedWriterCursor(sqlite3.Cursor):

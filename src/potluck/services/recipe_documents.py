@@ -6,7 +6,7 @@ documents the cache holds and serializes only the missing ones, from one query."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -35,8 +35,9 @@ VERSION_COLUMNS = (
 )
 
 
-def recipe_document(recipe: Recipe) -> bytes:
-    """The recipe as the API shows it (RecipeOutputSchema), serialized."""
+def recipe_document(recipe: Recipe | Mapping[str, Any]) -> bytes:
+    """The recipe as the API shows it (RecipeOutputSchema), serialized: from its model, or
+    from the plain fields the schema reads (a list page's missing documents)."""
     return dumps_json(_DOCUMENT.dump(recipe))
 
 
@@ -71,7 +72,7 @@ def recipe_documents(versions: Sequence[RecipeVersion]) -> list[bytes]:
         built: dict[int, bytes] = {}
         stored: dict[str, bytes] = {}
         for etag, fields in _documents_fields(missing):
-            document = dumps_json(_DOCUMENT.dump(fields))
+            document = recipe_document(fields)
             built[fields["id"]] = document
             # Stored under the version it is: a write since the list was read makes a newer one.
             stored[etag] = document
