@@ -13,17 +13,14 @@ import flask_smorest
 import marshmallow as ma
 import orjson
 from flask import Flask
-from flask_smorest.etag import _get_etag_ctx as _etag_context
-from flask_smorest.exceptions import NotModified
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
-from werkzeug.http import quote_etag
 
 from potluck.domain.users import RESERVED_USERNAMES, USERNAME_PATTERN
 from potluck.http.auth import authenticate
-from potluck.http.conditional import not_modified, require_match
 from potluck.http.converters import UsernameConverter
 from potluck.http.errors import PROBLEM_JSON, abort, handle_http_exception
+from potluck.http.reads import Read, answer
 from potluck.schemas.fields import (
     MAX_LINE_LENGTH,
     MAX_LINES,
@@ -35,6 +32,25 @@ from potluck.schemas.fields import (
 )
 
 BEARER_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+# What every read's answer carries (http.reads), and a list page besides.
+_READ_HEADERS = {
+    "ETag": {
+        "schema": {"type": "string"},
+        "description": "Strong; send it back in If-None-Match (304 while current), or in "
+        "If-Match when you write the resource (412 if it changed since)",
+    },
+    "Cache-Status": {
+        "schema": {"type": "string"},
+        "description": "RFC 9211: whether the server cache had the answer (hit) or not, "
+        "where it was asked (never for account data)",
+    },
+}
+_LINK_HEADER = {
+    "Link": {
+        "schema": {"type": "string"},
+        "description": "RFC 8288 page links; in cursor mode rel=next carries the next cursor",
+    }
+}
 
 
 class ProblemSchema(ma.Schema):
@@ -100,27 +116,28 @@ class ArgumentsParser(FlaskParser):
 
 
 class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
-    """smorest's Blueprint with its ETag gaps closed: a 304 carries its ETag, weak tags in
-    If-None-Match match (RFC 9110, 13.1.2), and If-Match is honoured, not demanded."""
+    """smorest's Blueprint with our arguments parser, bearer authentication, and reads
+    declared once (`read`)."""
 
     ARGUMENTS_PARSER = ArgumentsParser()
 
-    def _check_not_modified(self, etag: str) -> None:
-        fresh = not_modified(quote_etag(etag))  # the same 304 as every other resource's
-        if fresh is not None:
-            raise NotModified(response=fresh)
+    def read(
+        self, schema: Any, *, paged: bool = False, **documentation: Any
+    ) -> Callable[[Any], Any]:
+        """A GET whose view returns a `Read` (http.reads): answered by the one read path
+        (ETag, 304, server cache, replay, Cache-Control) and documented as answering
+        `schema`; a `paged` list also documents its RFC 8288 `Link` header."""
 
-    def _is_etag_enabled(self) -> bool:
-        return True  # also under the root aliases, which are not registered with the Api
+        def decorator(view: Any) -> Any:
+            @functools.wraps(view)
+            def answered(*args: Any, **kwargs: Any) -> Any:
+                declared = view(*args, **kwargs)
+                return answer(declared) if isinstance(declared, Read) else declared
 
-    def _check_precondition(self) -> None:
-        pass  # If-Match is optional: a client that sends it gets 412 on a stale copy
+            headers = {**_READ_HEADERS, **(_LINK_HEADER if paged else {})}
+            return self.response(200, schema, headers=headers, **documentation)(answered)
 
-    def check_etag(self, etag_data: Any, etag_schema: Any = None) -> None:
-        if etag_schema is not None:
-            etag_data = etag_schema().dump(etag_data)
-        _etag_context()["etag_checked"] = True
-        require_match(quote_etag(self._generate_etag(etag_data)))
+        return decorator
 
     def auth_required(
         self, *, optional: bool = False, refresh: bool = False, api_key: bool = True
@@ -247,14 +264,6 @@ class Api(flask_smorest.Api):  # type: ignore[misc]
     def document_http_rules(self) -> None:
         """Add what every endpoint honours (conditional requests, idempotency, 406, 500) to
         each operation of the OpenAPI document, once the resources are registered."""
-        components = self.spec.components
-        for parameters in (components.parameters, components.parameters_lazy):
-            if "IF_MATCH" in parameters:  # smorest declares it required; ours is optional
-                parameters["IF_MATCH"] = {
-                    **parameters["IF_MATCH"],
-                    "required": False,
-                    "description": _HEADER_PARAMETERS["IfMatch"][1],
-                }
         for path, operations in self.spec._paths.items():
             for method, operation in operations.items():
                 if method not in _RULES:
@@ -263,7 +272,6 @@ class Api(flask_smorest.Api):  # type: ignore[misc]
                 if "/tokens" in path:
                     headers, answers = [], {}  # logins are neither replayed nor versioned
                 parameters = operation.setdefault("parameters", [])
-                # smorest's @etag documents its headers as refs like IF_NONE_MATCH.
                 present = {
                     str(p.get("name") or p.get("$ref", "")).rsplit("/", 1)[-1].replace("_", "-")
                     for p in parameters

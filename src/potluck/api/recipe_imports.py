@@ -8,9 +8,8 @@ from flask import url_for
 from flask.views import MethodView
 
 from potluck.api.base import Blueprint, ProblemSchema
-from potluck.api.recipes import recipe_headers
+from potluck.api.recipes import written_headers
 from potluck.domain.models import Recipe
-from potluck.domain.recipes import RecipeVersion
 from potluck.http.auth import current_user
 from potluck.http.errors import PROBLEM_JSON, abort
 from potluck.http.limits import strict_limit
@@ -60,8 +59,7 @@ class RecipeImport(MethodView):
         except (FetchError, NoRecipeFound) as failure:
             _answer_failure(failure)
         location = url_for("recipes.RecipeItem", recipe_id=recipe.id)
-        headers = recipe_headers(RecipeVersion.of(recipe))
-        return recipe, 201, {**headers, "Cache-Control": "no-store", "Location": location}
+        return recipe, 201, {**written_headers(recipe), "Location": location}
 
 
 def _answer_failure(failure: FetchError | NoRecipeFound) -> NoReturn:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from flask import Response, url_for
+from flask import url_for
 from flask.views import MethodView
 
 from potluck.api.base import Blueprint
@@ -24,17 +24,11 @@ from potluck.domain.recipes import (
 )
 from potluck.domain.transactions import after_commit, commit
 from potluck.http.auth import current_user, current_user_or_none
-from potluck.http.cache import cache_status, cached_answer
-from potluck.http.conditional import (
-    etag_for_bytes,
-    not_modified,
-    request_preconditions,
-    version_headers,
-)
+from potluck.http.conditional import request_preconditions, validator_headers
 from potluck.http.errors import abort
 from potluck.http.headers import negotiated_type, produces
-from potluck.http.hot_reads import offer_for_replay
-from potluck.http.paging import link_header, page_envelope
+from potluck.http.paging import page_envelope, paged
+from potluck.http.reads import Built, Read
 from potluck.schemas.encoding import dumps_json
 from potluck.schemas.images import image_urls
 from potluck.schemas.recipes import (
@@ -45,7 +39,6 @@ from potluck.schemas.recipes import (
     RecipePatchSchema,
     UserRecipeListQuerySchema,
 )
-from potluck.services.caching import versioned_bytes
 from potluck.services.exports import CSV_MIMETYPE, recipes_csv
 from potluck.services.keyset import recipe_page
 from potluck.services.mail import public_url
@@ -55,13 +48,6 @@ from potluck.services.recipe_jsonld import JSONLD_MIMETYPE, recipe_jsonld
 
 blp = Blueprint("recipes", __name__, description="Recipes")
 
-_LINK_HEADER = {
-    "Link": {
-        "schema": {"type": "string"},
-        "description": "RFC 8288 page links; in cursor mode rel=next carries the next cursor",
-    }
-}
-_PAGE_DOC = {"headers": _LINK_HEADER}
 # Built once: a schema's construction copies its fields and costs more than a dump with it.
 _PAGE = RecipePageSchema()
 
@@ -114,19 +100,34 @@ _RECIPE_JSONLD = {
 }
 
 
+def written_headers(recipe: Recipe) -> dict[str, str]:
+    """What the answer to a write of `recipe` carries: its new validators, and no-store."""
+    state = RecipeVersion.of(recipe)
+    return {**validator_headers(state.etag, state.last_modified), "Cache-Control": "no-store"}
+
+
 def _written(recipe: Recipe) -> tuple[Recipe, int, dict[str, str]]:
-    """The recipe as a write left it, with its new validators; never reused from a cache."""
-    return recipe, 200, {**recipe_headers(RecipeVersion.of(recipe)), "Cache-Control": "no-store"}
+    return recipe, 200, written_headers(recipe)
 
 
-def representation_etag(state: RecipeVersion, media: str) -> str:
-    """Each representation its own strong ETag, so a copy of one never revalidates the other."""
-    return f'{state.etag[:-1]}.ld"' if media == JSONLD_MIMETYPE else state.etag
+def _recipe_read(state: RecipeVersion, viewer: User | None, media: str) -> Read:
+    """GET one recipe in `media`: versioned, so a current copy's 304 loads nothing."""
+    # JSON-LD is another representation of the same version: another ETag.
+    variant = "" if media != JSONLD_MIMETYPE else "|ld"
 
+    def build() -> Built:
+        recipe = readable_recipe(state.id, viewer)
+        return Built(
+            _recipe_document(recipe, media), version=RecipeVersion.of(recipe).key + variant
+        )
 
-def recipe_headers(state: RecipeVersion, media: str = "application/json") -> dict[str, str]:
-    etag = representation_etag(state, media)
-    return version_headers(etag, state.last_modified, public=state.is_publish)
+    return Read(
+        build,
+        media,
+        audience="public" if state.is_publish else "private",
+        version=state.key + variant,
+        last_modified=state.last_modified,
+    )
 
 
 def _recipe_document(recipe: Recipe, media: str) -> bytes:
@@ -145,57 +146,31 @@ def _recipe_document(recipe: Recipe, media: str) -> bytes:
     return dumps_json(document)
 
 
-def _stored_representation(
-    state: RecipeVersion, viewer: User | None, headers: dict[str, str], media: str
-) -> Response:
-    """The recipe in `media` from the cache of serialized bytes keyed by its ETag, built on
-    a miss."""
-
-    def build() -> tuple[bytes, str]:
-        recipe = readable_recipe(state.id, viewer)
-        built = representation_etag(RecipeVersion.of(recipe), media)
-        return _recipe_document(recipe, media), built
-
-    body, status = versioned_bytes(headers["ETag"], build)
-    if state.is_publish:
-        offer_for_replay()
-    response = Response(body, mimetype=media, headers=headers)
-    response.headers.update(cache_status(status))
-    return response
-
-
-def _page_response(params: dict[str, Any], *, public: bool = True, **list_options: Any) -> Any:
-    """One page of a recipe list as JSON or CSV; public pages come from the server cache."""
+def _page_read(params: dict[str, Any], *, public: bool = True, **list_options: Any) -> Read:
+    """One page of a recipe list, as JSON or CSV."""
     media = negotiated_type()
 
-    def build() -> tuple[bytes, str, dict[str, str]]:
+    def build() -> Built:
         if media == CSV_MIMETYPE:
             page = recipe_page(params, list_options)
-            body = recipes_csv(_PAGE.dump(page_envelope(page))["data"])
-        else:
-            # Each recipe's document as GET one recipe serialized it, spliced in unparsed.
-            page = recipe_page(params, list_options, versions=True)
-            envelope = _PAGE.dump({**page_envelope(page), "data": []})
-            envelope["data"] = [orjson.Fragment(doc) for doc in recipe_documents(page.items)]
-            body = dumps_json(envelope)
-        return body, media, {"Link": link_header(page)}
+            return paged(page, recipes_csv(_PAGE.dump(page_envelope(page))["data"]))
+        # Each recipe's document as GET one recipe serialized it, spliced in unparsed.
+        page = recipe_page(params, list_options, versions=True)
+        envelope = _PAGE.dump({**page_envelope(page), "data": []})
+        envelope["data"] = [orjson.Fragment(doc) for doc in recipe_documents(page.items)]
+        return paged(page, dumps_json(envelope))
 
-    if public:
-        return cached_answer(media, build)
-    body, mimetype, headers = build()
-    response = Response(body, mimetype=mimetype, headers=headers)
-    response.headers.update({"ETag": etag_for_bytes(body), "Cache-Control": "private, no-cache"})
-    return not_modified(response.headers["ETag"]) or response
+    return Read(build, media, audience="public" if public else "private")
 
 
 @blp.route("/recipes")
 class Recipes(MethodView):
     @blp.arguments(RecipeListQuerySchema, location="query")
-    @blp.response(200, RecipePageSchema, **_PAGE_DOC)
+    @blp.read(RecipePageSchema, paged=True)
     @produces(CSV_MIMETYPE)
-    def get(self, params: dict[str, Any]) -> Any:
+    def get(self, params: dict[str, Any]) -> Read:
         """Published recipes: search, filter, sort and page"""
-        return _page_response(params)
+        return _page_read(params)
 
     @blp.auth_required()
     @blp.arguments(RecipeInputSchema)
@@ -204,26 +179,21 @@ class Recipes(MethodView):
         """Write a recipe (a draft until published)"""
         recipe = create_recipe(current_user, data)
         commit()
-        _, _, headers = _written(recipe)
-        return recipe, 201, {**headers, "Location": url_for(".RecipeItem", recipe_id=recipe.id)}
+        location = url_for(".RecipeItem", recipe_id=recipe.id)
+        return recipe, 201, {**written_headers(recipe), "Location": location}
 
 
 @blp.route("/recipes/<int:recipe_id>")
 class RecipeItem(MethodView):
     @blp.auth_required(optional=True)
-    @blp.response(200, RecipeOutputSchema)
+    @blp.read(RecipeOutputSchema)
     @blp.alt_response(200, schema=_RECIPE_JSONLD, content_type=JSONLD_MIMETYPE, success=True)
     @blp.alt_response(404, response="NOT_FOUND", success=False)
     @produces(JSONLD_MIMETYPE)
-    def get(self, recipe_id: int) -> Any:
+    def get(self, recipe_id: int) -> Read:
         """A recipe; drafts only for their author; as schema.org JSON-LD on request"""
         viewer = current_user_or_none()
-        media = negotiated_type()
-        state = readable_version(recipe_id, viewer)
-        headers = recipe_headers(state, media)
-        extra = {"Cache-Control": headers["Cache-Control"]}
-        fresh = not_modified(headers["ETag"], state.last_modified, extra)
-        return fresh or _stored_representation(state, viewer, headers, media)
+        return _recipe_read(readable_version(recipe_id, viewer), viewer, negotiated_type())
 
     @blp.auth_required()
     @blp.arguments(RecipeInputSchema)
@@ -287,18 +257,18 @@ class RecipePublication(MethodView):
 class UserRecipes(MethodView):
     @blp.auth_required(optional=True)
     @blp.arguments(UserRecipeListQuerySchema, location="query")
-    @blp.response(200, RecipePageSchema, **_PAGE_DOC)
+    @blp.read(RecipePageSchema, paged=True)
     @blp.alt_response(403, response="FORBIDDEN", success=False)
     @blp.alt_response(404, response="NOT_FOUND", success=False)
     @produces(CSV_MIMETYPE)
-    def get(self, params: dict[str, Any], username: str) -> Any:
+    def get(self, params: dict[str, Any], username: str) -> Read:
         """A user's recipes; their author may ask for drafts with visibility=all or private"""
         author = find_user(username)
         visibility = params.pop("visibility")
         viewer: User | None = current_user_or_none()
         if visibility != "public" and (viewer is None or viewer.id != author.id):
             abort(403, f"Only {author.username} can list their drafts; use visibility=public.")
-        return _page_response(
+        return _page_read(
             params,
             public=visibility == "public",
             author=author,

@@ -90,6 +90,13 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     def avatar_hash(self) -> str | None:
         return self.avatar_image.image_hash if self.avatar_image else None
 
+    @property
+    def version_key(self) -> str:
+        """What the account's representations are made from: any write moves its version;
+        the update instant too, as a recipe's (SQLite may reuse a deleted row's id)."""
+        written = int(self.updated_at.timestamp() * 1_000_000)
+        return f"u{self.id}.{self.version}.{written:x}"
+
     # Profiles are part of every recipe they wrote (author), so their version is in its ETag.
     __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
 

@@ -4,6 +4,7 @@ reads them from headers, the site from a form's hidden version."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +14,13 @@ from potluck.domain.errors import PreconditionFailed
 _ETAG = re.compile(r'\s*(W/)?"([^"]*)"\s*(?:,|$)')
 # A gzip-encoded body gets its resource's tag with this suffix; comparisons fold it back.
 GZIP_SUFFIX = "-gzip"
+
+
+def entity_tag(source: str | bytes) -> str:
+    """Every ETag's one form: a strong tag, the 96-bit digest of what the representation is
+    made from (a version and its variant, or the bytes themselves)."""
+    data = source.encode() if isinstance(source, str) else source
+    return f'"{hashlib.blake2b(data, digest_size=12).hexdigest()}"'
 
 
 def opaque_tag(tag: str) -> str:

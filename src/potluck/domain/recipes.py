@@ -15,7 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from potluck.domain.database import db
 from potluck.domain.errors import Forbidden, NotFound
 from potluck.domain.models import Recipe, Tag, User, utcnow, visible
-from potluck.domain.preconditions import Preconditions
+from potluck.domain.preconditions import Preconditions, entity_tag
 
 
 class _Visible(Protocol):
@@ -101,12 +101,17 @@ class RecipeVersion:
         )
 
     @property
-    def etag(self) -> str:
-        # The recipe's and its author's versions: either changes the representation. The
-        # update instant too: SQLite reuses a deleted recipe's id, and a new recipe there
-        # starts at the same version, so the id and versions alone could name both.
+    def key(self) -> str:
+        """What the recipe's representations are made from: its and its author's versions
+        (either changes them), and the update instant, since SQLite reuses a deleted
+        recipe's id and a new recipe there starts at the same version."""
         written = int(self.updated_at.timestamp() * 1_000_000)
-        return f'"r{self.id}.{self.version}.{self.author_version}.{written:x}"'
+        return f"r{self.id}.{self.version}.{self.author_version}.{written:x}"
+
+    @property
+    def etag(self) -> str:
+        """The ETag of the recipe's JSON document, which If-Match compares."""
+        return entity_tag(self.key)
 
     @property
     def last_modified(self) -> datetime:

@@ -1,12 +1,12 @@
 """Conditional requests (RFC 9110, section 13): ETags, Last-Modified, 304 and 412.
 
-Strong ETags name one representation; a gzip-encoded body gets the same tag with a
-`-gzip` suffix, which every comparison folds back, so either form revalidates. The rules of
+Strong ETags name one representation (domain.preconditions.entity_tag; http.reads gives
+them); a gzip-encoded body gets the same tag with a `-gzip` suffix, which every comparison
+folds back, so either form revalidates. The rules of
 a write's preconditions are the domain's (potluck.domain.preconditions)."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -18,10 +18,6 @@ from potluck.domain.preconditions import (
     Preconditions,
     etag_listed,
 )
-
-
-def etag_for_bytes(body: bytes) -> str:
-    return f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
 
 
 def not_modified_since(last_modified: datetime | None) -> bool:
@@ -37,15 +33,6 @@ def validator_headers(etag: str, last_modified: datetime | None = None) -> dict[
     if last_modified is not None:
         headers["Last-Modified"] = http_date(last_modified)
     return headers
-
-
-def version_headers(etag: str, last_modified: datetime, public: bool) -> dict[str, str]:
-    """Validators and caching of one version of a resource: public ones may be kept by any
-    cache, private ones (drafts) only by the client's; both revalidate each time."""
-    return {
-        **validator_headers(etag, last_modified),
-        "Cache-Control": f"{'public' if public else 'private'}, no-cache",
-    }
 
 
 def not_modified(

@@ -5,17 +5,19 @@ gives a signed-in caller are kept apart). A site page that depends on the visito
 session is replayed to that same cookie only, while its account still checks out and for a
 few minutes at most (the page carries the session's CSRF token, which ages).
 
-A view opts its answer in (`offer_for_replay`); the middleware keeps the final status line,
-headers and body, as every after-request hook left them. An answer is replayed only while
-the cache generation it was built at is current, the counter every write to recipes, tags
-or users moves in its own transaction (cache.py), so no worker serves a page a commit has
-changed. On SQLite a worker notices any commit from `PRAGMA data_version` and reads the
-generation (and a signed-in caller's account) only then; elsewhere it reads them on every
-request. A token is replayed to only once Flask has verified its signature in this process
-(http.auth.VerifiedTokens); its account, session generation and revocation are checked
-here with the one query Flask would ask. The replay counts the request against the same
-rate limit as Flask-Limiter (per user, or per address) and sets a fresh request id,
-rate-limit headers and Cache-Status; anything it does not handle goes on to Flask unchanged.
+A view opts its answer in (`offer_for_replay`, which the read path calls: http.reads); the
+middleware keeps the final status line, headers and body, as every after-request hook left
+them. An answer is replayed only while the cache generation it was built at is current, the
+counter every write to recipes, tags or users moves in its own transaction (cache.py), so
+no worker serves a page a commit has changed. On SQLite a worker notices any commit from
+`PRAGMA data_version` and reads the generation (and a signed-in caller's account) only
+then; elsewhere it reads them on every request, in one round trip over the thread's own
+autocommit connection. A token is replayed to only once Flask has verified its signature
+in this process (http.auth.VerifiedTokens); its account, session generation and
+revocation are checked here with the one query Flask would ask. The replay counts the
+request against the same rate limit as Flask-Limiter (per user, or per address) and sets a
+fresh request id, rate-limit headers and Cache-Status; anything it does not handle goes on
+to Flask unchanged.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import logging
 import sqlite3
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -125,7 +128,13 @@ class GenerationProbe:
         self.sqlite_path = uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else None
         with app.app_context():
             self.engine = db.engine
+        # The app's own connection settings (a connect timeout), for the probe's connections.
+        engine_options = app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})
+        self.connect_args: dict[str, Any] = dict(engine_options.get("connect_args", {}))
         self.local = threading.local()
+        # Every thread's server connection, closed when the probe goes (an app's end).
+        self.servers: set[Any] = set()
+        weakref.finalize(self, _close_all, self.servers)
 
     def current(self, account: tuple[int, str] | None = None) -> int | None:
         """The generation; with `account` (a user id and a credential's id), its state too
@@ -134,9 +143,11 @@ class GenerationProbe:
             if self.sqlite_path:
                 return self._from_sqlite()
             self.local.__dict__.pop("prefetched", None)  # only this request's may be used
-            return self._from_pool() if account is None else self._with_account(*account)
+            return self._from_server() if account is None else self._with_account(*account)
         except Exception as error:  # any database trouble: Flask answers it properly
             self.local.__dict__.clear()
+            if isinstance(error, self.engine.dialect.loaded_dbapi.OperationalError):
+                error = OperationalError(_GENERATION_SQL, None, error)  # as SQLAlchemy says it
             if isinstance(error, OperationalError) and unreachable(error):
                 self.local.lost = error  # Flask answers the 503 without asking again
             else:
@@ -177,30 +188,38 @@ class GenerationProbe:
                 if prefetched is not None and prefetched[0] == (user_id, jti):
                     found = prefetched[1]
                 else:
-                    found = self._ask_pool(_ACCOUNT_SQL.format(mark="%s"), (jti, user_id))
+                    found = self._ask_server(_ACCOUNT_SQL.format(mark="%s"), (jti, user_id))
         except Exception:  # any database trouble: Flask will meet it and answer properly
             log.warning("account unreadable; answering through Flask", exc_info=True)
             return None
         return (int(found[0]), bool(found[1]), bool(found[2])) if found else None
 
-    def _ask_pool(self, sql: str, parameters: tuple[Any, ...]) -> Any:
-        connection = self.engine.raw_connection()
+    def _ask_server(self, sql: str, parameters: tuple[Any, ...]) -> Any:
+        """One question over this thread's own connection, in autocommit: one round trip,
+        where a pooled connection would add a ping before and a COMMIT after."""
+        connection = self.local.__dict__.get("server")
+        if connection is None:
+            arguments, options = self.engine.dialect.create_connect_args(self.engine.url)
+            connection = self.engine.dialect.loaded_dbapi.connect(
+                *arguments, **{**options, **self.connect_args}, autocommit=True
+            )
+            self.local.server = connection
+            self.servers.add(connection)
         try:
-            cursor = connection.cursor()
-            cursor.execute(sql, parameters)
-            row = cursor.fetchone()
-            cursor.close()
-            connection.commit()
-        finally:
-            connection.close()
-        return row
+            cursor = connection.execute(sql, parameters)
+            return cursor.fetchone()
+        except Exception:
+            self.local.__dict__.pop("server", None)
+            self.servers.discard(connection)
+            connection.close()  # a new one next time: this one may be broken
+            raise
 
-    def _from_pool(self) -> int:
-        row = self._ask_pool(_GENERATION_SQL, ())
+    def _from_server(self) -> int:
+        row = self._ask_server(_GENERATION_SQL, ())
         return int(row[0]) if row else 0
 
     def _with_account(self, user_id: int, jti: str) -> int:
-        row = self._ask_pool(_GENERATION_AND_ACCOUNT_SQL, (jti, user_id))
+        row = self._ask_server(_GENERATION_AND_ACCOUNT_SQL, (jti, user_id))
         if row is None:
             return 0
         account = tuple(row[1:]) if row[1] is not None else None
@@ -491,14 +510,19 @@ class HotReads:
             log_access(address, "GET", path, status, length, started, request_id, route)
 
 
+def _close_all(connections: set[Any]) -> None:
+    for connection in list(connections):
+        connection.close()
+
+
 _limit = functools.lru_cache(maxsize=8)(parse)  # the setting's text, parsed once
 
 
 def _kind_of_caller(environ: dict[str, Any]) -> str:
-    """Who an answer was made for. Flask's answer to a signed-in API caller differs in its
-    headers (no-store by default), never in its body; a site page may depend on the cookie
-    session itself (who is signed in, the CSRF token in its forms), so it is kept for that
-    exact cookie. Each caller gets what Flask gave its kind."""
+    """Who an answer was made for. Flask's answer to a signed-in API caller may differ in
+    its headers, never in its body; a site page may depend on the cookie session itself
+    (who is signed in, the CSRF token in its forms), so it is kept for that exact cookie.
+    Each caller gets what Flask gave its kind."""
     bearer = "signed-in" if "HTTP_AUTHORIZATION" in environ else ""
     return f"{bearer}|cookie:{environ['HTTP_COOKIE']}" if "HTTP_COOKIE" in environ else bearer
 

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from flask import request
 
+from potluck.http.reads import Built
 from potluck.services.pagination import Page
 
 _POSITION = {"page", "cursor"}
@@ -48,3 +49,8 @@ def page_envelope(page: Page) -> dict[str, Any]:
 
 def link_header(page: Page) -> str:
     return ", ".join(f'<{url}>; rel="{rel}"' for rel, url in page_links(page).items() if url)
+
+
+def paged(page: Page, body: bytes) -> Built:
+    """A list page's body as a read builds it: with the page's `Link` header."""
+    return Built(body, {"Link": link_header(page)})

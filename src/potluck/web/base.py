@@ -13,7 +13,7 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import BadRequest
 
-from potluck.http.conditional import etag_for_bytes
+from potluck.http.reads import Built, Read, answer
 from potluck.web.session import current_cook
 
 site = Blueprint("web", __name__)
@@ -35,31 +35,46 @@ def _protect_forms() -> None:
             ) from refused
 
 
-def page(
-    template: str,
-    *,
-    status: int = 200,
-    cache: str = "auto",
-    etag: str | None = None,
-    **context: Any,
-) -> Response:
+def page(template: str, *, status: int = 200, cache: str = "auto", **context: Any) -> Response:
     """A rendered page with the cache rules for who is looking.
 
-    `cache`: "auto" (public with an ETag for anonymous visitors, private for the signed in),
-    "private" (depends on the session even when anonymous), or "no-store" (account pages).
-    `etag`: the public page's ETag when the view knew it before rendering (from a version),
-    else it is made from the bytes (a private page's always is: it differs by session)."""
-    html = render_template(template, **context).encode()
-    response = Response(html, status=status, mimetype="text/html")
-    response.vary.add("Cookie")
+    `cache`: "auto" (public for anonymous visitors, private for the signed in), "private"
+    (depends on the session even when anonymous), or "no-store" (account pages, and any
+    page that answers an error)."""
     if cache == "no-store" or status >= 400:
+        html = render_template(template, **context)
+        response = Response(html, status=status, mimetype="text/html")
+        response.vary.add("Cookie")
         response.headers["Cache-Control"] = "no-store"
-    else:
-        private = cache == "private" or current_cook() is not None
-        response.headers["Cache-Control"] = f"{'private' if private else 'public'}, no-cache"
-        response.set_etag((etag if etag and not private else etag_for_bytes(html)).strip('"'))
-        response.make_conditional(request)
-    return response
+        return response
+    return answer(page_read(template, lambda: context, private=cache == "private"))
+
+
+def page_read(
+    template: str,
+    context: Callable[[], dict[str, Any]],
+    *,
+    private: bool = False,
+    version: str | None = None,
+    shared: bool = False,
+) -> Read:
+    """A page as the one read path answers it (http.reads), rendered only when needed.
+
+    Private for a signed-in visitor (the page shows their session) or when `private`;
+    else public, with its ETag from `version` when the view knows what the page is made
+    of before rendering it, kept in the server cache and replayed to the next visitor
+    when `shared` (the page is the same for every anonymous visitor). A signed-in
+    visitor's shared page is replayed to that same session only (http.hot_reads)."""
+    private = private or current_cook() is not None
+    return Read(
+        lambda: Built(render_template(template, **context()).encode()),
+        "text/html",
+        audience="private" if private else "public",
+        version=None if private else version,
+        headers={"Vary": "Cookie"},
+        shared=shared and not private,
+        replay=shared,
+    )
 
 
 def see_other(endpoint: str, **values: Any) -> Response:

@@ -17,15 +17,13 @@ from potluck.domain.database import db
 from potluck.domain.errors import Invalid, NotFound
 from potluck.domain.models import Tag, User
 from potluck.domain.tags import tag_list
-from potluck.http.cache import cached_answer
 from potluck.http.errors import flatten_errors
-from potluck.http.hot_reads import offer_for_replay
+from potluck.http.reads import answer
 from potluck.schemas.recipes import RecipeListQuerySchema
 from potluck.services.keyset import recipe_page
 from potluck.services.pagination import Page
-from potluck.web.base import page, site
+from potluck.web.base import page, page_read, site
 from potluck.web.links import moved
-from potluck.web.session import current_cook
 
 POPULAR_TAGS = 20
 _QUERY = RecipeListQuerySchema()
@@ -53,16 +51,7 @@ def shared_page(template: str, context: Callable[[], dict[str, Any]]) -> Respons
     """A page that is the same for every anonymous visitor: rendered once per cache
     generation (in the server cache, shared by workers), replayed before Flask, 304 when
     current. Signed-in visitors, and anyone with a message waiting, get their own render."""
-    if current_cook() is not None or "_flashes" in session:
-        offer_for_replay()  # to this same session only, while it checks out (hot_reads)
-        return page(template, **context())
-
-    def build() -> tuple[bytes, str, dict[str, str]]:
-        rendered = page(template, **context())
-        headers = {"Cache-Control": rendered.headers["Cache-Control"], "Vary": "Cookie"}
-        return rendered.get_data(), "text/html", headers
-
-    return cached_answer("text/html", build)
+    return answer(page_read(template, context, shared="_flashes" not in session))
 
 
 def list_params(defaults: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from flask import Flask, current_app, render_template, request, session, url_for
+from flask import Flask, abort, current_app, render_template, request, session, url_for
 from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -19,16 +19,15 @@ from potluck.domain.database import db
 from potluck.domain.errors import NotFound
 from potluck.domain.models import Recipe, User, visible
 from potluck.domain.recipes import RecipeVersion, readable_recipe, readable_version
-from potluck.http.conditional import not_modified
 from potluck.http.errors import wants_html
 from potluck.http.headers import send_browsers_elsewhere
-from potluck.http.hot_reads import offer_for_replay
+from potluck.http.reads import answer
 from potluck.schemas.images import image_urls
 from potluck.services.caching import versioned_bytes
 from potluck.services.mail import public_url
 from potluck.services.recipe_jsonld import jsonld_script, recipe_jsonld
 from potluck.services.scaling import scale_ingredients
-from potluck.web.base import page, site
+from potluck.web.base import page, page_read, site
 from potluck.web.links import moved, recipe_url, slugify
 from potluck.web.session import current_cook
 
@@ -36,7 +35,6 @@ MAX_SERVINGS = 100
 # The API's course-compatible alias at the root, GET /recipes/<id>: JSON for clients, this
 # page for browsers.
 API_ALIAS = "root_recipes.RecipeItem"
-_PAGE_HEADERS = {"Cache-Control": "public, no-cache", "Vary": "Cookie"}
 
 
 def _servings() -> tuple[int | None, str | None]:
@@ -64,40 +62,30 @@ def _templates_version(app: Flask) -> str:
     return known
 
 
-def _page_etag(version_etag: str) -> str:
-    """The anonymous page's ETag, from the recipe's (and its author's) version and this URL
-    (its slug and servings), known before the recipe is loaded or the page rendered."""
-    seed = f"{version_etag}|{request.full_path}|{_templates_version(current_app)}"
-    return f'"p{hashlib.blake2b(seed.encode(), digest_size=12).hexdigest()}"'
-
-
 @site.get("/recipes/<int:recipe_id>-<slug>")
 def recipe(recipe_id: int, slug: str) -> Response:
     viewer = current_cook()
     servings, servings_error = _servings()
     state = readable_version(recipe_id, viewer)  # one query; a 404 for others' drafts
-    etag = None
-    if viewer is None and "_flashes" not in session and servings_error is None:
-        # A matching ETag was sent for this URL, at this version: its slug is still canonical.
-        etag = _page_etag(state.etag)
-        fresh = not_modified(etag, extra=_PAGE_HEADERS)
-        if fresh is not None:
-            return fresh
     is_author = viewer is not None and viewer.id == state.author_id
-    parts = _recipe_parts(state, servings, servings_error, is_author)
-    if slug != parts["slug"]:
-        return moved(url_for("web.recipe", recipe_id=recipe_id, slug=parts["slug"]))
-    # Anonymous visitors share the page; a signed-in one gets it again for the same session.
-    offer_for_replay()
-    return page(
-        "web/recipe.html",
-        status=400 if servings_error else 200,
-        etag=etag,
-        title=parts["name"],
+
+    def context() -> dict[str, Any]:
+        parts = _recipe_parts(state, servings, servings_error, is_author)
+        if slug != parts["slug"]:
+            abort(moved(url_for("web.recipe", recipe_id=recipe_id, slug=parts["slug"])))
         # Rendered by our own autoescaping templates (below), kept as the HTML they made.
-        head=Markup(parts["head"]),  # noqa: S704
-        main=Markup(parts["main"]),  # noqa: S704
-    )
+        head, main = Markup(parts["head"]), Markup(parts["main"])  # noqa: S704
+        return {"title": parts["name"], "head": head, "main": main}
+
+    if servings_error is not None:
+        return page("web/recipe.html", status=400, **context())
+    # What the anonymous page is made of, known before the recipe is loaded or the page
+    # rendered: the recipe's (and its author's) version, this URL (its slug and servings)
+    # and the templates. So a cached page is stored only for a canonical URL, and a copy
+    # at this version gets its 304 at once. Signed-in visitors get theirs again (hot_reads).
+    made_of = f"{state.key}|{request.full_path}|{_templates_version(current_app)}"
+    shared = "_flashes" not in session
+    return answer(page_read("web/recipe.html", context, version=made_of, shared=shared))
 
 
 def _recipe_parts(
