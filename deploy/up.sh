@@ -85,7 +85,8 @@ start_postgres() {
   else
     port=$POSTGRES_PORT
     port_in_use "$port" && die "port $port (POSTGRES_PORT) is taken by another program"
-    # max_connections: each worker's pool holds up to 15 (SQLAlchemy's 5 + 10 overflow).
+    # max_connections: each worker's pool holds up to 15 (SQLAlchemy's 5 + 10 overflow), and
+    # each of its blocking threads one more (the hot reads' replay asks over it).
     as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
       -o "-h 127.0.0.1 -p $port -k $dir -c max_connections=200" start >/dev/null
     say "PostgreSQL: started on 127.0.0.1:$port"

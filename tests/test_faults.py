@@ -438,6 +438,108 @@ def test_a_database_that_never_answers_costs_a_request_its_connect_timeout(
             assert response.mimetype == PROBLEM
 
 
+class FreezingRelay:
+    """A TCP relay to PostgreSQL that can stop relaying with every connection left open, as
+    a server whose processes stopped does: its kernel still takes what is sent, so nothing
+    on the client's side notices."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.thawed = threading.Event()
+        self.thawed.set()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.ends: list[socket.socket] = []
+        self.relays: list[threading.Thread] = []
+        accepting = threading.Thread(target=self._accept, daemon=True)
+        accepting.start()
+        self.relays.append(accepting)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            self.ends.append(client)
+            self.thawed.wait()  # a frozen server takes no new session either
+            self.ends.append(upstream := socket.create_connection(self.target))
+            for source, sink in ((client, upstream), (upstream, client)):
+                relay = threading.Thread(target=self._relay, args=(source, sink), daemon=True)
+                relay.start()
+                self.relays.append(relay)
+
+    def _relay(self, source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                self.thawed.wait()
+                sink.sendall(data)
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self.thawed.set()
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+        self.listener.close()
+        for end in self.ends:
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+        for relay in self.relays:
+            relay.join(timeout=5)
+        for end in self.ends:
+            end.close()
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="a PostgreSQL server's wait")
+def test_a_database_that_stops_answering_mid_conversation_is_a_503_within_the_deadline(
+    app: Flask, tmp_path: Path, auth_headers: dict[str, str]
+) -> None:
+    """Connections open in the pool (and the replay's own), then the server stops answering:
+    each request is answered 503 within the statement deadline and the connect timeout, the
+    stuck connections are cut, and everything answers again once the server does."""
+    server = make_url(os.environ["TEST_DATABASE_URL"])
+    relay = FreezingRelay(server.host or "127.0.0.1", server.port or 5432)
+    url = server.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
+    frozen_app = create_app(
+        {"RATELIMIT_ENABLED": False},
+        environ={
+            **environ_for(url, tmp_path / "frozen"),
+            "DATABASE_CONNECT_TIMEOUT_SECONDS": "2",
+            "DATABASE_STATEMENT_TIMEOUT_SECONDS": "1",
+        },
+    )
+    client = frozen_app.test_client()
+    reads = {
+        "recipes": ("/api/v1/recipes?per_page=3", {}),
+        "me": ("/api/v1/me", auth_headers),
+        "page": ("/", {"Accept": "text/html"}),
+    }
+    try:
+        for path, headers in reads.values():
+            assert client.get(path, headers=headers).status_code == 200
+        relay.thawed.clear()
+        for kind, (path, headers) in reads.items():
+            started = time.monotonic()
+            answer = client.get(path, headers=headers)
+            waited = time.monotonic() - started
+            print(f"frozen database: {kind} answered {answer.status_code} in {waited:.2f} s")
+            assert answer.status_code == 503, (kind, answer.text)
+            assert answer.headers["Retry-After"] == "5"
+            # The deadline cuts a wait on an open connection; a new one gives up after the
+            # connect timeout: never both twice.
+            assert waited < 1 + 2 * 2 + 1.5, (kind, waited)
+        relay.thawed.set()
+        for kind, (path, headers) in reads.items():
+            assert client.get(path, headers=headers).status_code == 200, kind
+    finally:
+        with frozen_app.app_context():
+            _db.session.remove()
+            _db.engine.dispose()
+        relay.close()
+
+
 def test_a_connection_lost_at_the_commit_is_a_503_and_the_retry_writes_once(
     app: Flask,
     client: FlaskClient,

@@ -14,7 +14,7 @@ import pytest
 from conftest import PASSWORD, submit, through_flask
 from flask import Flask, Response
 from flask.testing import FlaskClient
-from sqlalchemy import event
+from sqlalchemy import event, text
 from werkzeug.http import http_date
 from werkzeug.test import TestResponse
 
@@ -494,6 +494,26 @@ def test_a_signed_in_replay_asks_the_database_one_question(
     assert [replayed(answer) for answer in answers] == [True, True]
     assert len(questions) == 2
     assert checkouts == []
+
+
+def test_a_replay_connection_the_server_ended_is_replaced_without_a_503(
+    app: Flask, client: FlaskClient, recipe: dict[str, Any]
+) -> None:
+    """The replay's own connection (PostgreSQL) broken since its last question, as after a
+    server restart, is replaced at once: the reader never sees the break."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("the server is asked on PostgreSQL only; the PostgreSQL pass runs this")
+    path = f"/api/v1/recipes/{recipe['id']}"
+    client.get(path)
+    assert replayed(client.get(path))
+    probe = app.wsgi_app.wsgi_app.probe  # type: ignore[attr-defined]
+    ended = probe.local.server.info.backend_pid
+    with app.app_context():
+        db.session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": ended})
+        db.session.commit()
+    again = client.get(path)
+    assert (again.status_code, replayed(again)) == (200, True)
+    assert probe.local.server.info.backend_pid != ended
 
 
 def test_askers_of_an_answer_being_built_wait_for_it_instead_of_building_it_too(

@@ -160,6 +160,11 @@ def load_settings(
         "SECRET_KEY": secret_key,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(database_url, env),
+        # PostgreSQL: how long a request waits for the server to answer before its connection
+        # is cut and the request answered 503 (http/deadlines.py); 0 waits forever.
+        "DATABASE_STATEMENT_TIMEOUT_SECONDS": float(
+            env.get("DATABASE_STATEMENT_TIMEOUT_SECONDS", 10)
+        ),
         "MIGRATIONS_DIR": env.get("MIGRATIONS_DIR", str(PROJECT_ROOT / "migrations")),
         "PUBLIC_BASE_URL": public_base_url,
         "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)),

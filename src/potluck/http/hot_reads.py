@@ -45,7 +45,7 @@ from potluck.domain.preconditions import GZIP_SUFFIX, etag_listed
 from potluck.http.auth import SESSION_ACCOUNT_KEY, verified_tokens, well_formed_session
 from potluck.http.headers import ROUTE_KEY, UNMATCHED_ROUTE, log_access, request_id_for
 from potluck.http.limits import limiter, storage_outage
-from potluck.http.persistence import DATABASE_UNREACHABLE, unreachable
+from potluck.http.persistence import DATABASE_UNREACHABLE, statement_deadline, unreachable
 
 StartResponse = Callable[..., Any]
 log = logging.getLogger(__name__)
@@ -131,6 +131,7 @@ class GenerationProbe:
         # The app's own connection settings (a connect timeout), for the probe's connections.
         engine_options = app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})
         self.connect_args: dict[str, Any] = dict(engine_options.get("connect_args", {}))
+        self.app = app
         self.local = threading.local()
         # Every thread's server connection, closed when the probe goes (an app's end).
         self.servers: set[Any] = set()
@@ -196,23 +197,37 @@ class GenerationProbe:
 
     def _ask_server(self, sql: str, parameters: tuple[Any, ...]) -> Any:
         """One question over this thread's own connection, in autocommit: one round trip,
-        where a pooled connection would add a ping before and a COMMIT after."""
-        connection = self.local.__dict__.get("server")
-        if connection is None:
-            arguments, options = self.engine.dialect.create_connect_args(self.engine.url)
-            connection = self.engine.dialect.loaded_dbapi.connect(
-                *arguments, **{**options, **self.connect_args}, autocommit=True
-            )
-            self.local.server = connection
-            self.servers.add(connection)
+        where a pooled connection would add a ping before and a COMMIT after. A connection
+        that broke since its last question (the server restarted, or ended it) is replaced
+        once, as the pool's ping would: only a new one failing means the server is gone."""
+        kept = self.local.__dict__.get("server")
+        if kept is not None:
+            try:
+                return self._fetch_one(kept, sql, parameters)
+            except self.engine.dialect.loaded_dbapi.OperationalError:
+                pass  # asked again below, over a new connection
+        arguments, options = self.engine.dialect.create_connect_args(self.engine.url)
+        connection = self.engine.dialect.loaded_dbapi.connect(
+            *arguments, **{**options, **self.connect_args}, autocommit=True
+        )
+        self.local.server = connection
+        self.servers.add(connection)
+        return self._fetch_one(connection, sql, parameters)
+
+    def _fetch_one(self, connection: Any, sql: str, parameters: tuple[Any, ...]) -> Any:
+        deadline = statement_deadline(self.app)
+        if deadline is not None:
+            deadline.guard(connection)  # a server that stopped answering is cut off
         try:
-            cursor = connection.execute(sql, parameters)
-            return cursor.fetchone()
+            return connection.execute(sql, parameters).fetchone()
         except Exception:
             self.local.__dict__.pop("server", None)
             self.servers.discard(connection)
             connection.close()  # a new one next time: this one may be broken
             raise
+        finally:
+            if deadline is not None:
+                deadline.release(connection)
 
     def _from_server(self) -> int:
         row = self._ask_server(_GENERATION_SQL, ())

@@ -8,6 +8,7 @@ from flask import Flask, Response, request
 from sqlalchemy.exc import OperationalError
 
 from potluck.domain.database import db
+from potluck.http.deadlines import StatementDeadline, bound_waits
 from potluck.http.errors import error_answer
 from potluck.services.outages import Outage
 
@@ -24,6 +25,7 @@ _outage = Outage("Database", "answering 503 with Retry-After")
 # unreachable: the request is answered at once instead of waiting out a second connection
 # attempt (DATABASE_CONNECT_TIMEOUT_SECONDS) in Flask.
 DATABASE_UNREACHABLE = "potluck.database_unreachable"
+_DEADLINE = "potluck.statement_deadline"
 
 
 def unreachable(error: OperationalError) -> bool:
@@ -82,8 +84,19 @@ def _end_session(error: BaseException | None = None) -> None:
         _outage.found(lost.orig or lost)
 
 
+def statement_deadline(app: Flask) -> StatementDeadline | None:
+    """The deadline on waits for the database server, None when waits are not bounded."""
+    deadline: StatementDeadline | None = app.extensions.get(_DEADLINE)
+    return deadline
+
+
 def init_app(app: Flask) -> None:
     """After db.init_app: app-context teardowns run last registered first."""
     app.register_error_handler(OperationalError, database_trouble)
     app.before_request(_answer_known_outage)
     app.teardown_appcontext(_end_session)
+    seconds = float(app.config["DATABASE_STATEMENT_TIMEOUT_SECONDS"])
+    if seconds > 0 and str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("postgresql"):
+        deadline = app.extensions[_DEADLINE] = StatementDeadline(seconds)
+        with app.app_context():
+            bound_waits(db.engine, deadline)
