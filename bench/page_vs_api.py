@@ -6,7 +6,7 @@ apart). Both are replayed before Flask; what differs is the stored answer.
 
 From the environment also BENCH_PAGE_SIZE (recipes seeded, 10,000) and BENCH_ENCODING (an
 Accept-Encoding both send, as browsers and the Python client do; none by default). Prints
-each run and the ratio of the sums."""
+each run and the ratio of the means (rows.alternating, which `make bench` uses too)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import os
 import shutil
 
 from loads import BROWSER_ACCEPT, log, page_path
-from rows import Target
+from rows import Target, alternating
 from servers import seeded_instance, serve_potluck
 
 PAIRS = int(os.environ.get("PAIRS", 6))
@@ -36,15 +36,9 @@ def main() -> None:
                 "page": (page, {"Accept": BROWSER_ACCEPT, **encoding}),
                 "API": (f"{target.base}/recipes/{recipe_id}", encoding),
             }
-            sums = dict.fromkeys(kinds, 0.0)
-            for pair in range(PAIRS):
-                order = list(kinds) if pair % 2 == 0 else list(reversed(kinds))
-                for kind in order:
-                    url, headers = kinds[kind]
-                    rate = target.wrk(url, headers=headers, seconds=PAIR_SECONDS)["requests_per_s"]
-                    sums[kind] += rate
-                    log(f"pair {pair + 1}, {kind}: {rate:,.0f}/s")
-            log(f"page / API, summed over {PAIRS} pairs: {sums['page'] / sums['API']:.3f}")
+            means = alternating(target, kinds, PAIRS, PAIR_SECONDS)
+            ratio = means["page"]["requests_per_s"] / means["API"]["requests_per_s"]
+            log(f"page / API, over {PAIRS} pairs: {ratio:.3f}")
         finally:
             server.stop()
     finally:

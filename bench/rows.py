@@ -91,6 +91,39 @@ def signed_in_read(target: Target) -> Rows:
     return {name: _measured(name, target.wrk(url, script="get_signed_in.lua", env=env))}
 
 
+# The site's page and the API's read of one recipe, measured in alternating runs (see
+# `alternating`): the issue's target compares the two, which rows minutes apart cannot.
+PAGE_ALTERNATING = "anonymous recipe page, alternating with GET one"
+API_ALTERNATING = "GET one recipe, alternating with the page"
+PAIRS = 3
+
+
+def alternating(
+    target: Target, kinds: dict[str, tuple[str, dict[str, str]]], pairs: int, seconds: int
+) -> Rows:
+    """Each kind's figures over `pairs` rounds of one run of each, the order reversed every
+    other round, so that a machine whose speed drifts during the run (a shared one) weighs
+    on every kind alike: requests/s and latencies are the means of the runs."""
+    runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
+    for pair in range(pairs):
+        for kind in list(kinds) if pair % 2 == 0 else list(reversed(kinds)):
+            url, headers = kinds[kind]
+            runs[kind].append(figures := target.wrk(url, headers=headers, seconds=seconds))
+            log(f"round {pair + 1}, {kind}: {figures['requests_per_s']:,.0f}/s")
+    return {
+        kind: {
+            **{key: round(sum(run[key] for run in each) / len(each), 3) for key in _MEANS},
+            "errors": sum(run["errors"] for run in each),
+            "requests": sum(run["requests"] for run in each),
+            "connections": each[0]["connections"],
+        }
+        for kind, each in runs.items()
+    }
+
+
+_MEANS = ("requests_per_s", "p50_ms", "p99_ms")
+
+
 def web_pages(target: Target) -> Rows:
     """The site's pages as a browser asks for them: anonymous ones are replayed before
     Flask like the API's reads; a signed-in visitor's page is replayed to the same session
@@ -105,6 +138,12 @@ def web_pages(target: Target) -> Rows:
         "search page": target.wrk(f"{site}/search?q=chicken", headers=browser),
         "signed-in recipe page": target.wrk(recipe, headers=signed_in),
     }
+    one = f"{target.base}/recipes/{target.published_recipe()}"
+    paired = {
+        PAGE_ALTERNATING: (recipe, browser),
+        API_ALTERNATING: (one, {"Accept-Encoding": browser["Accept-Encoding"]}),
+    }
+    rows |= alternating(target, paired, PAIRS, max(2, SECONDS // 2))
     measured = {name: _measured(name, figures) for name, figures in rows.items()}
     pages = varied.recipe_pages(target.port)
     name = "signed-in recipe pages, varied"
