@@ -127,6 +127,28 @@ def test_every_request_counts_against_a_general_limit(app: Flask, user: dict[str
     assert 0 <= int(response.headers["RateLimit-Reset"]) <= 60
 
 
+def test_pages_count_against_the_limit_without_advertising_it(
+    app: Flask, make_recipe: Callable[..., dict[str, Any]], auth_headers: dict[str, str]
+) -> None:
+    """A browser reads no RateLimit header: a page, from Flask or replayed, counts against
+    the address's limit all the same and carries none; its 429 page says when to retry."""
+    recipe = make_recipe(auth_headers)
+    app.config["READ_RATE_LIMIT"] = "3 per minute"
+    browser = from_address(app, ATTACKER)
+    page = browser.get(f"/recipes/{recipe['id']}-").headers["Location"]
+    answers = [browser.get(page) for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert answers[1].headers["Cache-Status"] == "Potluck; hit; detail=replay"
+    for answer in answers:
+        assert not [name for name, _ in answer.headers if name.startswith("RateLimit")]
+    refused = browser.get(page)
+    assert refused.status_code == 429
+    assert refused.mimetype == "text/html"
+    assert int(refused.headers["Retry-After"]) > 0
+    api = from_address(app, OWNER).get(f"/api/v1/recipes/{recipe['id']}")
+    assert api.headers["RateLimit-Limit"] == "3"  # the API's answers keep them
+
+
 def test_reads_are_limited_per_client_address(app: Flask, user: dict[str, Any]) -> None:
     app.config["READ_RATE_LIMIT"] = "3 per minute"
     crowd = from_address(app, ATTACKER)

@@ -117,6 +117,7 @@ class StoredAnswer:
     etag: str
     route: str  # the URL rule, for the access log and the metrics
     expires: float = float("inf")  # time.monotonic() past which it is not replayed
+    shows_limits: bool = True  # Flask's answer carried RateLimit-* (an API's; not a page's)
 
 
 class GenerationProbe:
@@ -294,7 +295,7 @@ class HotReads:
                 stored = self.answers.get(key) if generation == self.generation else None
         if stored is not None:
             caller = self._caller(environ)
-            limit_headers = self._count(caller) if caller is not None else None
+            limit_headers = self._count(caller, stored.shows_limits) if caller is not None else None
             if limit_headers is not None:
                 return self._replay(stored, environ, limit_headers, start_response)
         environ[GENERATION_KEY] = generation
@@ -354,7 +355,9 @@ class HotReads:
                 if "HTTP_COOKIE" in environ
                 else float("inf")
             )
-            answer = StoredAnswer(kept, b"".join(chunks), plain, route, expires)
+            shown = captured["headers"]
+            shows_limits = any(name.lower() == "ratelimit-limit" for name, _ in shown)
+            answer = StoredAnswer(kept, b"".join(chunks), plain, route, expires, shows_limits)
             self._store(key, generation, answer)
         return chunks
 
@@ -447,9 +450,10 @@ class HotReads:
         generation, active, revoked = found
         return active and not revoked and generation == account[1]
 
-    def _count(self, caller: str) -> list[tuple[str, str]] | None:
-        """Count the request as Flask-Limiter's application limit would; None when Flask
-        must answer: over the limit, or the counters' storage in trouble."""
+    def _count(self, caller: str, shows_limits: bool) -> list[tuple[str, str]] | None:
+        """Count the request as Flask-Limiter's application limit would, with the RateLimit
+        headers when Flask's answer showed them; None when Flask must answer: over the
+        limit, or the counters' storage in trouble."""
         if not limiter.enabled:
             return []
         counter = limiter.limiter  # Flask-Limiter's in-memory fallback while Redis is down
@@ -460,6 +464,8 @@ class HotReads:
         try:
             if not counter.hit(item, *arguments):
                 return None  # Flask answers the 429, with its problem document
+            if not shows_limits:
+                return []
             reset, remaining = counter.get_window_stats(item, *arguments)
         except StorageError as error:
             storage_outage.found(error)

@@ -162,11 +162,13 @@ def _rate_limit_headers(response: Response) -> Response:
         except StorageError as error:  # the counter is gone with Redis: no headers this time
             storage_outage.found(error)
             return response
+        if response.status_code == 429 and "Retry-After" not in response.headers:
+            response.headers["Retry-After"] = str(max(1, reset))
+        if (request.blueprint or "").startswith("web"):
+            return response  # a browser reads none of them: pages only say when to retry
         response.headers["RateLimit-Limit"] = str(current.limit.amount)
         response.headers["RateLimit-Remaining"] = str(remaining)
         response.headers["RateLimit-Reset"] = str(reset)
-        if response.status_code == 429 and "Retry-After" not in response.headers:
-            response.headers["Retry-After"] = str(max(1, reset))
     return response
 
 
