@@ -107,12 +107,13 @@ class Traffic:
         try:
             try:
                 response = await client.request(method, url, headers=headers, **options)
-            except httpx.RemoteProtocolError:
+            except (httpx.RemoteProtocolError, httpx.LocalProtocolError):
                 if method != "GET":
                     raise
                 # nginx ends an HTTP/2 connection with a graceful GOAWAY at its 1,000th request
-                # (keepalive_requests); httpx fails what was still in flight on it, where a
-                # browser asks again on a new connection. So does the soak, for reads.
+                # (keepalive_requests); httpx fails what was still in flight on it, or what it
+                # was sending on it as it closed (a local protocol error), where a browser asks
+                # again on a new connection. So does the soak, for reads.
                 self.goaway_retries += 1
                 response = await client.request(method, url, headers=headers, **options)
         except httpx.HTTPError as error:
