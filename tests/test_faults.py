@@ -570,6 +570,27 @@ def test_a_connection_lost_at_the_commit_is_a_503_and_the_retry_writes_once(
 
 
 @pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="PostgreSQL ends the session")
+def test_a_connection_dropped_mid_request_is_a_503_not_a_500(app: Flask) -> None:
+    """The database ends the request's session (as a restart does) between two statements:
+    the next one fails, the transaction is rolled back on a connection that is gone, and the
+    answer is a 503 with Retry-After; the pool replaces the connection for the next request."""
+    server = make_url(os.environ["TEST_DATABASE_URL"]).set(drivername="postgresql")
+
+    def lose_the_connection_then_ask() -> dict[str, int]:
+        backend = _db.session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with psycopg.connect(server.render_as_string(hide_password=False)) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
+        _db.session.execute(text("SELECT 1"))
+        return {"backend": backend}
+
+    app.add_url_rule("/api/v1/lost-midway", "lost_midway", lose_the_connection_then_ask)
+    answer = app.test_client().get("/api/v1/lost-midway")
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["Retry-After"] == "5"
+    assert app.test_client().get("/readyz").status_code == 200
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="PostgreSQL ends the session")
 def test_a_connection_dropped_after_the_answer_keeps_the_answer(app: Flask) -> None:
     server = make_url(os.environ["TEST_DATABASE_URL"]).set(drivername="postgresql")
 

@@ -69,10 +69,16 @@ def _cut(connection: Any, seconds: float) -> None:
     try:
         with socket.socket(fileno=socket.dup(connection.fileno())) as copy:
             copy.shutdown(socket.SHUT_RDWR)
-    except (OSError, ValueError) as error:  # closed meanwhile: nothing to cut
+    except Exception as error:  # closed meanwhile (the driver says so its own way)
         log.debug("database connection already closed: %s", error)
         return
     log.warning("the database did not answer within %g s; its connection was cut", seconds)
+
+
+def _usable(connection: Any) -> bool:
+    """Whether a Connection still holds its driver's connection: asking an invalidated one
+    for it would try to reconnect, inside an error's handling."""
+    return connection is not None and not connection.closed and not connection.invalidated
 
 
 def bound_waits(engine: Engine, deadline: StatementDeadline) -> None:
@@ -97,14 +103,20 @@ def bound_waits(engine: Engine, deadline: StatementDeadline) -> None:
 
     @event.listens_for(engine, "handle_error")
     def _failed(context: Any) -> None:
-        if context.connection is not None and not context.connection.invalidated:
+        if _usable(context.connection):
             deadline.release(context.connection.connection.dbapi_connection)
 
     for name in ("commit", "rollback"):
 
         @event.listens_for(engine, name)
         def _ending(conn: Any) -> None:
-            guarded(conn.connection.dbapi_connection)
+            if _usable(conn):  # an invalidated one has nothing left to wait on
+                guarded(conn.connection.dbapi_connection)
+
+    @event.listens_for(engine.pool, "invalidate")
+    def _invalidated(dbapi_connection: Any, *_: Any) -> None:
+        if dbapi_connection is not None:
+            deadline.release(dbapi_connection)
 
     @event.listens_for(engine.pool, "reset")
     def _reset(dbapi_connection: Any, *_: Any) -> None:
