@@ -16,9 +16,11 @@ it needs."""
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 import time
+import weakref
 from typing import Any
 
 from flask import g, has_app_context, has_request_context
@@ -35,33 +37,51 @@ class StatementDeadline:
         self.seconds = seconds
         self.waiting: dict[int, tuple[Any, float]] = {}
         self.lock = threading.Lock()
-        self.watchdog: threading.Thread | None = None
 
     def guard(self, connection: Any) -> None:
         """`connection` (the driver's) starts waiting for the server now."""
         with self.lock:
             self.waiting[id(connection)] = (connection, time.monotonic() + self.seconds)
-            if self.watchdog is None:
-                self.watchdog = threading.Thread(
-                    target=self._watch, name="database-deadline", daemon=True
-                )
-                self.watchdog.start()
+        _watch(self)
 
     def release(self, connection: Any) -> None:
         with self.lock:
             self.waiting.pop(id(connection), None)
 
-    def _watch(self) -> None:
-        interval = min(0.25, self.seconds / 4)
-        while True:
-            time.sleep(interval)
-            now = time.monotonic()
-            with self.lock:
-                overdue = [entry for entry in self.waiting.values() if entry[1] <= now]
-                for connection, _ in overdue:
-                    del self.waiting[id(connection)]
+    def cut_overdue(self) -> None:
+        now = time.monotonic()
+        with self.lock:
+            overdue = [entry for entry in self.waiting.values() if entry[1] <= now]
             for connection, _ in overdue:
-                _cut(connection, self.seconds)
+                del self.waiting[id(connection)]
+        for connection, _ in overdue:
+            _cut(connection, self.seconds)
+
+
+# One watchdog thread a process for every deadline in it (an app's), started by the first
+# wait; a deadline whose app is gone drops out of the set by itself.
+_WATCHED: weakref.WeakSet[StatementDeadline] = weakref.WeakSet()
+_WATCHDOG_LOCK = threading.Lock()
+_watchdog_pid = 0
+_TICK_SECONDS = 0.1
+
+
+def _watch(deadline: StatementDeadline) -> None:
+    global _watchdog_pid
+    if deadline in _WATCHED and _watchdog_pid == os.getpid():
+        return
+    with _WATCHDOG_LOCK:
+        _WATCHED.add(deadline)
+        if _watchdog_pid != os.getpid():  # none yet in this process (a fork has none)
+            _watchdog_pid = os.getpid()
+            threading.Thread(target=_watchdog, name="database-deadline", daemon=True).start()
+
+
+def _watchdog() -> None:
+    while True:
+        time.sleep(_TICK_SECONDS)
+        for deadline in list(_WATCHED):
+            deadline.cut_overdue()
 
 
 def _cut(connection: Any, seconds: float) -> None:
