@@ -92,7 +92,8 @@ def answer(read: Read) -> Response:
     if status:
         headers.update(cache_status(status))
     headers.update(kept.headers)
-    fresh = not_modified(kept.etag, read.last_modified, headers)
+    # A versioned read's tag was compared above, before the build; one from the bytes now.
+    fresh = None if etag is not None else not_modified(kept.etag, read.last_modified, headers)
     if fresh is not None:
         return fresh
     response = Response(kept.body, mimetype=read.mimetype)
