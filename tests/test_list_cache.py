@@ -13,6 +13,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from potluck.services import caching as caching_module
+from potluck.services.caching import MemoryCache, cache
+
 # What is behind the replay of anonymous reads (test_hot_reads.py), so every GET reaches it.
 pytestmark = pytest.mark.no_replay
 
@@ -246,3 +249,40 @@ def test_an_authors_private_list_is_never_shared(
     public = assert_miss_then_hit(client, USER_LIST)
     assert names(public) == ["Public Soup"]
     assert names(client.get(USER_LIST, headers=auth_headers)) == ["Public Soup"]
+
+
+def test_the_in_process_store_drops_the_least_recently_used_entry_when_full(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = MemoryCache(threshold=3, default_timeout=60)
+    for key in "abc":
+        store.set(key, key.encode())
+    assert store.get("a") == b"a"  # used: now the most recent
+    store.set("d", b"d")
+    assert [store.get(key) for key in "abcd"] == [b"a", None, b"c", b"d"]
+    assert store.add("a", b"other") is False
+    assert store.get("a") == b"a"
+    # A value is kept as it is, not a copy (what is stored is never changed after).
+    kept = (b"body", "etag")
+    store.set("kept", kept)
+    assert store.get("kept") is kept
+    # Timeouts: an entry past its own is gone; 0 keeps it until it is pushed out.
+    clock = [1_000.0]
+    monkeypatch.setattr(caching_module.time, "monotonic", lambda: clock[0])
+    store.clear()
+    store.set("short", 1, timeout=5)
+    store.set("forever", 2, timeout=0)
+    clock[0] += 6
+    assert (store.get("short"), store.get("forever")) == (None, 2)
+    assert store.add("short", 3) is True
+    assert store.get("short") == 3
+    assert store.delete("forever") is True
+    assert store.has("forever") is False
+
+
+def test_the_app_without_redis_keeps_answers_in_the_bounded_store(app: Flask) -> None:
+    if app.config.get("REDIS_URL"):
+        pytest.skip("with Redis, answers are kept there (test_redis_down.py)")
+    backend = cache.cache
+    assert isinstance(backend, MemoryCache)
+    assert backend.threshold == 20_000

@@ -8,6 +8,7 @@ from flask import Flask, request
 
 from potluck.http.hot_reads import GENERATION_KEY
 from potluck.services.caching import (
+    MemoryCache,
     OutageTolerantRedisCache,
     cache,
     start_request_generations,
@@ -29,6 +30,7 @@ def init_app(app: Flask) -> None:
     app.before_request(_generation_from_replay)
     redis_url = app.config.get("REDIS_URL")
     tolerant = f"{OutageTolerantRedisCache.__module__}.{OutageTolerantRedisCache.__name__}"
+    memory = f"{MemoryCache.__module__}.{MemoryCache.__name__}"
     settings = (
         {
             "CACHE_TYPE": tolerant,
@@ -37,7 +39,7 @@ def init_app(app: Flask) -> None:
             "CACHE_OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
         if redis_url
-        else {"CACHE_TYPE": "SimpleCache", "CACHE_THRESHOLD": 20_000}
+        else {"CACHE_TYPE": memory, "CACHE_THRESHOLD": 20_000}
     )
     cache.init_app(
         app, config={"CACHE_DEFAULT_TIMEOUT": 600, "CACHE_KEY_PREFIX": "potluck:", **settings}

@@ -7,12 +7,16 @@ nothing is kept (OutageTolerantRedisCache)."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 import redis
-from flask import g, has_request_context
+from flask import Flask, g, has_request_context
 from flask_caching import Cache
+from flask_caching.backends.base import BaseCache
 from flask_caching.backends.rediscache import RedisCache
 from sqlalchemy import Select, event, inspect, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -27,6 +31,71 @@ from potluck.services.pagination import count_rows
 cache = Cache()
 RECIPES = "recipes"
 _CACHE_STATUS = "Potluck"
+
+
+class MemoryCache(BaseCache):
+    """The in-process store (one per worker, when there is no Redis): least recently used
+    entries go first once `threshold` are kept, and each entry's timeout is checked when it
+    is read. Every operation costs the same however full the store is (Flask-Caching's
+    SimpleCache sorted all its entries on every write once full, about 5 ms at 20,000).
+
+    Values are kept as they are, not pickled: what the read path keeps (bytes, counts,
+    frozen answers) is never changed after it is stored."""
+
+    def __init__(self, threshold: int = 20_000, default_timeout: int = 300) -> None:
+        super().__init__(default_timeout=default_timeout)
+        self.threshold = threshold
+        self._entries: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def factory(
+        cls, app: Flask, config: dict[str, Any], args: list[Any], kwargs: dict[str, Any]
+    ) -> MemoryCache:
+        return cls(config["CACHE_THRESHOLD"], config["CACHE_DEFAULT_TIMEOUT"])
+
+    def _expiry(self, timeout: Any) -> float:
+        seconds = self._normalize_timeout(timeout)
+        return time.monotonic() + seconds if seconds > 0 else float("inf")
+
+    def get(self, key: str) -> Any:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry[0] <= time.monotonic():
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return entry[1]
+
+    def set(self, key: str, value: Any, timeout: Any = None) -> bool:
+        entry = (self._expiry(timeout), value)
+        with self._lock:
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.threshold:
+                self._entries.popitem(last=False)
+        return True
+
+    def add(self, key: str, value: Any, timeout: Any = None) -> bool:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] > time.monotonic():
+                return False
+        return self.set(key, value, timeout)
+
+    def delete(self, key: str) -> bool:
+        with self._lock:
+            return self._entries.pop(key, None) is not None
+
+    def has(self, key: str) -> bool:
+        return self.get(key) is not None
+
+    def clear(self) -> bool:
+        with self._lock:
+            self._entries.clear()
+        return True
 
 
 class OutageTolerantRedisCache(RedisCache):
