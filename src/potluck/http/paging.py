@@ -5,7 +5,7 @@ other query parameter of the request."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 from flask import request
 
@@ -16,22 +16,25 @@ _POSITION = {"page", "cursor"}
 
 
 def page_links(page: Page) -> dict[str, str | None]:
-    def at(**position: str) -> str:
-        args = [(k, v) for k, v in request.args.items(multi=True) if k not in _POSITION]
-        return f"{request.path}?{urlencode([*args, *position.items()])}"
+    # Every link keeps the request's other parameters, encoded once for all four.
+    kept = urlencode([(k, v) for k, v in request.args.items(multi=True) if k not in _POSITION])
+    prefix = f"{request.path}?{kept}&" if kept else f"{request.path}?"
+
+    def at(name: str, value: str) -> str:
+        return f"{prefix}{name}={quote_plus(value)}"
 
     if page.page is None or page.pages is None:
         return {
-            "first": at(),
+            "first": f"{request.path}?{kept}",
             "last": None,
             "prev": None,
-            "next": at(cursor=page.next_cursor) if page.next_cursor else None,
+            "next": at("cursor", page.next_cursor) if page.next_cursor else None,
         }
     return {
-        "first": at(page="1"),
-        "last": at(page=str(page.pages)),
-        "prev": at(page=str(min(page.page - 1, page.pages))) if page.page > 1 else None,
-        "next": at(page=str(page.page + 1)) if page.page < page.pages else None,
+        "first": at("page", "1"),
+        "last": at("page", str(page.pages)),
+        "prev": at("page", str(min(page.page - 1, page.pages))) if page.page > 1 else None,
+        "next": at("page", str(page.page + 1)) if page.page < page.pages else None,
     }
 
 

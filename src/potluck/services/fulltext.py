@@ -12,6 +12,7 @@ from sqlalchemy import REAL, Select, column, func, literal_column, select, table
 from potluck.domain.database import db
 from potluck.domain.errors import Invalid
 from potluck.domain.models import Recipe
+from potluck.services.caching import per_generation
 
 _TERM = re.compile(r'"([^"]*)"|([^\W_]+)')
 _WORD = re.compile(r"[^\W_]+")
@@ -57,11 +58,17 @@ def _postgresql_query(terms: list[list[str]]) -> str:
 _WALK_IN_ORDER_FROM = 1000
 
 
-def _sqlite_walks_in_order(match: Any) -> bool:
-    at_least = select(recipe_search.c.rowid).where(match).limit(_WALK_IN_ORDER_FROM).subquery()
-    return (db.session.scalar(select(func.count()).select_from(at_least)) or 0) >= (
-        _WALK_IN_ORDER_FROM
-    )
+def _sqlite_walks_in_order(match: Any, fts: str) -> bool:
+    """Whether the words match at least _WALK_IN_ORDER_FROM recipes: asked once per cache
+    generation, for every page and sort of the search (a draft's words may move it meanwhile,
+    which only picks the slower of two right plans)."""
+
+    def matches_enough() -> int:
+        at_least = select(recipe_search.c.rowid).where(match).limit(_WALK_IN_ORDER_FROM)
+        found = db.session.scalar(select(func.count()).select_from(at_least.subquery())) or 0
+        return int(found >= _WALK_IN_ORDER_FROM)
+
+    return bool(per_generation(f"fts-many:{fts}", matches_enough))
 
 
 def matching(
@@ -85,8 +92,9 @@ def matching(
             type_=REAL,
         )
         return narrowed, rank if ranked else None
-    match = text("recipe_search MATCH :fts").bindparams(fts=_sqlite_match(terms))
-    if not ranked and not narrow and _sqlite_walks_in_order(match):
+    fts = _sqlite_match(terms)
+    match = text("recipe_search MATCH :fts").bindparams(fts=fts)
+    if not ranked and not narrow and _sqlite_walks_in_order(match, fts):
         # Many matches and no other filter: the list's index, read in order, meets enough
         # matches for a page within a few thousand entries; no sort over every match.
         return statement.where(Recipe.id.in_(select(recipe_search.c.rowid).where(match))), None

@@ -41,20 +41,23 @@ def recipe_document(recipe: Recipe | Mapping[str, Any]) -> bytes:
     return dumps_json(_DOCUMENT.dump(recipe))
 
 
+# The authors' versions of a page's rows, by primary key.
+_AUTHOR_VERSIONS = select(User.id, User.version, User.updated_at).where(
+    User.id.in_(bindparam("ids", expanding=True))
+)
+
+
 def versions_of(rows: Sequence[Any]) -> list[RecipeVersion]:
     """The versions of list rows (VERSION_COLUMNS first), with their authors' versions from
     one primary-key query."""
-    author_ids = {row[1] for row in rows}
-    authors = (
-        {
-            author_id: (version, updated_at)
-            for author_id, version, updated_at in db.session.execute(
-                select(User.id, User.version, User.updated_at).where(User.id.in_(author_ids))
-            )
-        }
-        if author_ids
-        else {}
-    )
+    if not rows:
+        return []
+    authors = {
+        author_id: (version, updated_at)
+        for author_id, version, updated_at in db.session.execute(
+            _AUTHOR_VERSIONS, {"ids": list({row[1] for row in rows})}
+        )
+    }
     return [
         RecipeVersion(
             row[0], row[1], row[2], row[3], authors[row[1]][0], row[4], authors[row[1]][1]
