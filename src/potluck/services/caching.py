@@ -72,18 +72,23 @@ class MemoryCache(BaseCache):
     def set(self, key: str, value: Any, timeout: Any = None) -> bool:
         entry = (self._expiry(timeout), value)
         with self._lock:
-            self._entries[key] = entry
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.threshold:
-                self._entries.popitem(last=False)
+            self._keep(key, entry)
         return True
 
     def add(self, key: str, value: Any, timeout: Any = None) -> bool:
+        entry = (self._expiry(timeout), value)
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None and entry[0] > time.monotonic():
+            found = self._entries.get(key)
+            if found is not None and found[0] > time.monotonic():
                 return False
-        return self.set(key, value, timeout)
+            self._keep(key, entry)
+        return True
+
+    def _keep(self, key: str, entry: tuple[float, Any]) -> None:
+        self._entries[key] = entry
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.threshold:
+            self._entries.popitem(last=False)
 
     def delete(self, key: str) -> bool:
         with self._lock:
