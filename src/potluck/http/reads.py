@@ -9,8 +9,8 @@ a profile: a current copy then gets its 304 without the resource being loaded or
 serialized), else its bytes (a list page). A gzip-encoded body adds a suffix (http.headers)
 that every comparison folds back.
 
-The server cache keeps a versioned answer under its ETag (a newer version has another, so
-an entry never goes stale), and any other public answer under the cache generation and the
+The server cache keeps a versioned answer under its version (a newer version has another
+key, so an entry never goes stale), and any other public answer under the cache generation and the
 URL (cache.py: every commit that changes what lists show moves the generation)."""
 
 from __future__ import annotations
@@ -103,20 +103,21 @@ def answer(read: Read) -> Response:
 
 def _representation(read: Read, etag: str | None) -> tuple[_Kept, str | None]:
     """The bytes and ETag of `read`, and the Cache-Status detail when the server cache was
-    asked. A versioned body is kept alone under its ETag, where a recipe list finds the same
-    document (services.recipe_documents); any other with its headers and ETag."""
+    asked. A versioned body is kept alone under its version (what its ETag digests), where a
+    recipe list finds the same document (services.recipe_documents); any other with its
+    headers and ETag."""
     shared = read.audience == "public" or (etag is not None and read.audience == "private")
     if not (read.shared if read.shared is not None else shared):
         built = read.build()
         return _Kept(built.body, etag or entity_tag(built.body), built.headers), None
-    if etag is not None:
-        body: bytes | None = cache.get(etag)
+    if etag is not None and read.version is not None:
+        body: bytes | None = cache.get(read.version)
         if body is not None:
             return _Kept(body, etag, {}), "hit"
         built = read.build()
         if built.version is not None and built.version != read.version:
             return _Kept(built.body, etag, {}), "fwd=miss; detail=changed"  # written meanwhile
-        return _Kept(built.body, etag, {}), _stored(cache.set(etag, built.body))
+        return _Kept(built.body, etag, {}), _stored(cache.set(read.version, built.body))
     key = f"{RECIPES}:{current_generation()}:{read.mimetype}:{request.full_path}"
     kept: _Kept | None = cache.get(key)
     if kept is not None:

@@ -230,7 +230,7 @@ def per_generation(key: str, compute: Callable[[], int]) -> int:
 def versioned_bytes(key: str, build: Callable[[], tuple[bytes, str | None]]) -> tuple[bytes, str]:
     """Serialized bytes of one version of a resource, and the Cache-Status detail.
 
-    `key` names the version (an ETag), so an entry never goes stale: a newer version has a
+    `key` names the version (a version key), so an entry never goes stale: a newer version has a
     new key. `build` returns the bytes and the key of the version it found, which is stored
     only when it is still the version asked for."""
     body: bytes | None = cache.get(key)

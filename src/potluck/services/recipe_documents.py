@@ -1,8 +1,9 @@
 """Recipes as JSON documents, serialized once per version and shared by every answer that
 shows them: GET one recipe and every page of every list. A document is keyed by the
-recipe's ETag (its version and its author's), so an entry never goes stale and no write has
-to find it; a list page reads its rows' versions alone (narrow rows sort cheaply), takes the
-documents the cache holds and serializes only the missing ones, from one query."""
+recipe's version key (its version and its author's, what its ETag is the digest of), so an
+entry never goes stale and no write has to find it; a list page reads its rows' versions
+alone (narrow rows sort cheaply), takes the documents the cache holds and serializes only
+the missing ones, from one query."""
 
 from __future__ import annotations
 
@@ -68,17 +69,17 @@ def versions_of(rows: Sequence[Any]) -> list[RecipeVersion]:
 
 def recipe_documents(versions: Sequence[RecipeVersion]) -> list[bytes]:
     """The document of each version, in order: from the cache, or built in one query."""
-    keys = [version.etag for version in versions]
+    keys = [version.key for version in versions]
     documents: list[bytes | None] = list(cache.get_many(*keys)) if keys else []
     missing = [version.id for version, found in zip(versions, documents, strict=True) if not found]
     if missing:
         built: dict[int, bytes] = {}
         stored: dict[str, bytes] = {}
-        for etag, fields in _documents_fields(missing):
+        for key, fields in _documents_fields(missing):
             document = recipe_document(fields)
             built[fields["id"]] = document
             # Stored under the version it is: a write since the list was read makes a newer one.
-            stored[etag] = document
+            stored[key] = document
         cache.set_many(stored)
         documents = [
             found or built.get(version.id)
@@ -115,7 +116,8 @@ _TAG_ROWS = (
 
 
 def _documents_fields(ids: list[int]) -> list[tuple[str, dict[str, Any]]]:
-    """(ETag, the fields RecipeOutputSchema reads) of each of these recipes that exists."""
+    """(version key, the fields RecipeOutputSchema reads) of each of these recipes that
+    exists."""
     tags: dict[int, list[str]] = {}
     for recipe_id, name in db.session.execute(_TAG_ROWS, {"ids": ids}):
         tags.setdefault(recipe_id, []).append(name)
@@ -128,7 +130,7 @@ def _documents_fields(ids: list[int]) -> list[tuple[str, dict[str, Any]]]:
         fields["tags"] = tags.get(fields["id"], [])
         fields["cover_hash"] = cover
         fields["author"] = {"id": author_id, "username": username, "avatar_hash": avatar}
-        etag = RecipeVersion(
+        key = RecipeVersion(
             fields["id"],
             author_id,
             fields["is_publish"],
@@ -136,6 +138,6 @@ def _documents_fields(ids: list[int]) -> list[tuple[str, dict[str, Any]]]:
             author_version,
             fields["updated_at"],
             author_updated,
-        ).etag
-        documents.append((etag, fields))
+        ).key
+        documents.append((key, fields))
     return documents

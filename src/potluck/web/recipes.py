@@ -97,8 +97,8 @@ def _recipe_parts(
     variant = f"{servings}|{servings_error is not None}|{is_author}"
     variant += f"|{_templates_version(current_app)}"
 
-    def key(version_etag: str) -> str:
-        return f"recipe-page:{version_etag}:{variant}"
+    def key(version: str) -> str:
+        return f"recipe-page:{version}:{variant}"
 
     def build() -> tuple[bytes, str]:
         found = readable_recipe(state.id, current_cook())
@@ -118,9 +118,9 @@ def _recipe_parts(
             "head": render_template("web/_recipe_head.html", **context),
             "main": render_template("web/_recipe_main.html", **context),
         }
-        return orjson.dumps(parts), key(RecipeVersion.of(found).etag)
+        return orjson.dumps(parts), key(RecipeVersion.of(found).key)
 
-    body, _ = versioned_bytes(key(state.etag), build)
+    body, _ = versioned_bytes(key(state.key), build)
     parts: dict[str, str] = orjson.loads(body)
     return parts
 
