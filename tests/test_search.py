@@ -12,6 +12,8 @@ from sqlalchemy import text
 
 from potluck.services import fulltext
 from potluck.services.keyset import recipe_page
+from potluck.services.pagination import count_statement
+from potluck.services.search import recipe_list
 from potluck.services.seed import seed_database
 
 LIST = "/api/v1/recipes"
@@ -100,3 +102,19 @@ def test_walking_the_list_in_order_finds_what_sorting_the_matches_finds(
         assert walked == sorted_matches, q
         assert sorted_matches[0] == len(sorted_matches[1]) > 0, q
         assert len(set(sorted_matches[1])) == sorted_matches[0], q
+
+
+def test_a_search_of_published_recipes_is_counted_from_the_index_alone(db: Any) -> None:
+    seed_database(users=3, recipes=120)
+    db.session.execute(text("UPDATE recipes SET is_publish = false WHERE id % 5 = 0"))
+    db.session.commit()
+    on_sqlite = db.session.get_bind().dialect.name == "sqlite"
+    for q in ("chicken", "sal", "garlic rice", '"olive oil"', "nothingmatchesthis"):
+        listing = recipe_list({"q": q})
+        # SQLite counts the index's matches less the drafts among them, visiting no recipe.
+        assert (listing.counted_apart is not None) is on_sqlite, q
+        row_by_row = db.session.scalar(count_statement(listing.tagged_first))
+        assert db.session.scalar(listing.counting) == row_by_row, q
+    # Narrowed searches, and lists that show drafts, count their rows.
+    assert recipe_list({"q": "chicken", "tag": ["soup"]}).counted_apart is None
+    assert recipe_list({"q": "chicken"}, include_drafts=True).counted_apart is None

@@ -26,7 +26,6 @@ from sqlalchemy.orm import InstanceState, Session
 from potluck.domain.database import db
 from potluck.domain.models import CacheGeneration, Recipe, Tag, User
 from potluck.services.outages import RETRY_SECONDS, Outage
-from potluck.services.pagination import count_rows
 
 cache = Cache()
 RECIPES = "recipes"
@@ -211,10 +210,10 @@ def _invalidate_on_write(session: Session, context: Any, instances: Any) -> None
         bump_generation(session)
 
 
-def cached_count(statement: Select[Any], key: str) -> int:
-    """How many rows `statement` gives, counted once per generation: `key` must name
-    everything the count depends on (the list's filters), and nothing it does not."""
-    return per_generation(f"count:{key}", lambda: count_rows(statement))
+def cached_count(counting: Select[tuple[int]], key: str) -> int:
+    """The count `counting` gives, asked once per generation: `key` must name everything
+    the count depends on (the list's filters), and nothing it does not."""
+    return per_generation(f"count:{key}", lambda: db.session.scalar(counting) or 0)
 
 
 def per_generation(key: str, compute: Callable[[], int]) -> int:

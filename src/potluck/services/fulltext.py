@@ -7,7 +7,7 @@ import re
 import unicodedata
 from typing import Any
 
-from sqlalchemy import REAL, Select, column, func, literal_column, select, table, text
+from sqlalchemy import REAL, Select, column, exists, func, literal_column, select, table, text
 
 from potluck.domain.database import db
 from potluck.domain.errors import Invalid
@@ -68,7 +68,35 @@ def _sqlite_walks_in_order(match: Any, fts: str) -> bool:
         found = db.session.scalar(select(func.count()).select_from(at_least.subquery())) or 0
         return int(found >= _WALK_IN_ORDER_FROM)
 
-    return bool(per_generation(f"fts-many:{fts}", matches_enough))
+    return bool(per_generation(f"fts-many:{_WALK_IN_ORDER_FROM}:{fts}", matches_enough))
+
+
+def published_matches(query: str) -> Select[tuple[int]]:
+    """How many published recipes match `query` (SQLite), without visiting the matches: each
+    recipe is in the index once, so the matches the index counts (its own doclists), less
+    the drafts among them (few; each is looked up in the index by its rowid). Counting the
+    published matches row by row checks each one's recipe: about 200 ms for a common word
+    at a million recipes."""
+    fts = _sqlite_match(search_terms(query))
+    matches = (
+        select(func.count())
+        .select_from(recipe_search)
+        .where(text("recipe_search MATCH :fts_all").bindparams(fts_all=fts))
+    )
+    draft_matches = (
+        select(func.count())
+        .select_from(Recipe)
+        .where(
+            Recipe.is_publish == False,  # noqa: E712 - indexable
+            exists()
+            .select_from(recipe_search)
+            .where(
+                recipe_search.c.rowid == Recipe.id,
+                text("recipe_search MATCH :fts_drafts").bindparams(fts_drafts=fts),
+            ),
+        )
+    )
+    return select(matches.scalar_subquery() - draft_matches.scalar_subquery())
 
 
 def matching(

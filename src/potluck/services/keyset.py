@@ -164,7 +164,7 @@ def recipe_page(
     fingerprint = list_fingerprint(params, list_options)
     cursors = ListCursors(listing.sort, listing.order, fingerprint)
     # The count depends on the filters alone: every page and order of a search shares it.
-    total = cached_count(listing.counted, f"recipes:{fingerprint}")
+    total = cached_count(listing.counting, f"recipes:{fingerprint}")
     if listing.tagged_first is not listing.statement:
         depth = params["per_page"] * (1 if params.get("cursor") else params["page"])
         listing = listing.for_page(total, depth, _highest_recipe_id())

@@ -12,7 +12,8 @@ from sqlalchemy.sql.operators import custom_op
 
 from potluck.domain.database import db
 from potluck.domain.models import COOK_TIME_KEYS, Recipe, Tag, User, recipe_tags
-from potluck.services.fulltext import matching
+from potluck.services.fulltext import matching, published_matches
+from potluck.services.pagination import count_statement
 
 DEFAULT_ORDER = {
     "created_at": "desc",
@@ -44,11 +45,17 @@ class RecipeList:
     order: str
     key: ColumnElement[Any]
     tagged_first: Select[tuple[Recipe]]
+    # A statement that counts the list without visiting its rows, when there is one.
+    counted_apart: Select[tuple[int]] | None = None
 
     @property
-    def counted(self) -> Select[tuple[Recipe]]:
-        """The statement to count the list with: every match is visited either way."""
-        return self.tagged_first
+    def counting(self) -> Select[tuple[int]]:
+        """The statement that counts the list: its rows, read from the tags' side when
+        there are tag filters (every match is visited either way), unless a cheaper count
+        is known (a search of published recipes on SQLite: fulltext.published_matches)."""
+        if self.counted_apart is not None:
+            return self.counted_apart
+        return count_statement(self.tagged_first)
 
     def for_page(self, total: int, depth: int, highest_id: int) -> RecipeList:
         """The form that reads less for a page ending `depth` rows into a list of `total`
@@ -124,6 +131,7 @@ def recipe_list(
     statement = _filtered(statement.where(*map(_has_tag, tags)) if tags else statement, params)
     tagged_first = _filtered(tagged_first, params) if tagged_first is not None else None
     relevance = None
+    counted_apart = None
     if params.get("q"):
         ranked = params.get("sort") == "relevance"
         narrow = bool(params.get("tag") or params.get("author")) or (
@@ -132,6 +140,9 @@ def recipe_list(
         statement, relevance = matching(
             statement, params["q"], dialect, ranked=ranked, narrow=narrow
         )
+        for_everyone = author is None and not include_drafts and not only_drafts
+        if dialect == "sqlite" and for_everyone and not narrow:
+            counted_apart = published_matches(params["q"])
 
     sort = params.get("sort") or "created_at"
     order = params.get("order") or DEFAULT_ORDER[sort]
@@ -143,7 +154,12 @@ def recipe_list(
     else:
         key = _SORT_COLUMNS[sort]
     return RecipeList(
-        statement, sort, order, key, statement if tagged_first is None else tagged_first
+        statement,
+        sort,
+        order,
+        key,
+        statement if tagged_first is None else tagged_first,
+        counted_apart,
     )
 
 
