@@ -3,15 +3,19 @@ HTTP and no server cache, so every query reaches the database.
 
     DATABASE_URL=sqlite:////tmp/scale/potluck.db POTLUCK_INSTANCE_PATH=/tmp/scale \\
     POTLUCK_ENV=development .venv/bin/python bench/search_sql.py [--rounds 20] [--explain]
+    ... bench/search_sql.py --counts     # each bench word's total: row by row, and as counted
 
 Prints each search's median and the p50/p99 over every timed run."""
 
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import time
 from typing import Any
+
+from servers import BENCH
 
 from potluck import create_app
 from potluck.domain.database import db
@@ -62,10 +66,31 @@ def explain(params: dict[str, Any]) -> None:
         print(f"  {label}:", *_plan(query), sep="\n    ")
 
 
+def counts() -> None:
+    """Each word the bench searches for: its total counted row by row (every match's recipe
+    checked), and as a list counts it (from the index alone, when it can), median of 3."""
+    words = re.findall(r'"([^"]+)"', (BENCH / "lua" / "search_words.lua").read_text())
+    print("  matches  row by row ms  as counted ms  word")
+    for word in words:
+        listing = recipe_list({"q": word})
+        figures = []
+        for statement in (count_statement(listing.tagged_first), listing.counting):
+            runs = []
+            for _ in range(3):
+                started = time.perf_counter()
+                total = db.session.scalar(statement)
+                runs.append((time.perf_counter() - started) * 1000)
+            figures.append((total, statistics.median(runs)))
+        (rows, by_row), (counted, as_counted) = figures
+        assert rows == counted, (word, rows, counted)
+        print(f"{rows:>9} {by_row:13.1f} {as_counted:14.1f}  {word}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--explain", action="store_true")
+    parser.add_argument("--counts", action="store_true", help="how each bench word is counted")
     parser.add_argument(
         "--typical", action="store_true", help='only chicken, choc and "lemon cake"'
     )
@@ -76,6 +101,9 @@ def main() -> None:
         if arguments.explain:
             for params in searches:
                 explain(params)
+            return
+        if arguments.counts:
+            counts()
             return
         for params in searches:
             timed(params)  # warm the page cache: measured is the query, not the disk
