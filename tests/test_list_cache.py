@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from potluck.services import caching as caching_module
-from potluck.services.caching import MemoryCache, cache
+from potluck.services.caching import MemoryCache, OutageTolerantRedisCache, cache
 
 # What is behind the replay of anonymous reads (test_hot_reads.py), so every GET reaches it.
 pytestmark = pytest.mark.no_replay
@@ -280,9 +280,10 @@ def test_the_in_process_store_drops_the_least_recently_used_entry_when_full(
     assert store.has("forever") is False
 
 
-def test_the_app_without_redis_keeps_answers_in_the_bounded_store(app: Flask) -> None:
-    if app.config.get("REDIS_URL"):
-        pytest.skip("with Redis, answers are kept there (test_redis_down.py)")
+def test_the_server_cache_is_the_bounded_store_or_redis(app: Flask) -> None:
     backend = cache.cache
-    assert isinstance(backend, MemoryCache)
-    assert backend.threshold == 20_000
+    if app.config.get("REDIS_URL"):
+        assert isinstance(backend, OutageTolerantRedisCache)  # shared by every instance
+    else:
+        assert isinstance(backend, MemoryCache)
+        assert backend.threshold == 20_000
