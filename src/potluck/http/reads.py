@@ -10,8 +10,8 @@ serialized), else its bytes (a list page). A gzip-encoded body adds a suffix (ht
 that every comparison folds back.
 
 The server cache keeps a versioned answer under its version (a newer version has another
-key, so an entry never goes stale), and any other public answer under the cache generation and the
-URL (cache.py: every commit that changes what lists show moves the generation)."""
+key, so an entry never goes stale), and any other public answer under the cache generation
+and the URL (cache.py: every commit that changes what lists show moves the generation)."""
 
 from __future__ import annotations
 

@@ -47,6 +47,12 @@ def _sqlite_match(terms: list[list[str]]) -> str:
     )
 
 
+def _sqlite_matches(fts: str, name: str = "fts") -> Any:
+    """The FTS5 condition for a match expression, bound under `name` (a statement that
+    matches twice needs two names)."""
+    return text(f"recipe_search MATCH :{name}").bindparams(**{name: fts})
+
+
 def _postgresql_query(terms: list[list[str]]) -> str:
     return " & ".join(
         f"{words[0]}:*" if len(words) == 1 else "(" + " <-> ".join(words) + ")" for words in terms
@@ -78,11 +84,7 @@ def published_matches(query: str) -> Select[tuple[int]]:
     published matches row by row checks each one's recipe: about 200 ms for a common word
     at a million recipes."""
     fts = _sqlite_match(search_terms(query))
-    matches = (
-        select(func.count())
-        .select_from(recipe_search)
-        .where(text("recipe_search MATCH :fts_all").bindparams(fts_all=fts))
-    )
+    matches = select(func.count()).select_from(recipe_search).where(_sqlite_matches(fts, "fts_all"))
     draft_matches = (
         select(func.count())
         .select_from(Recipe)
@@ -92,7 +94,7 @@ def published_matches(query: str) -> Select[tuple[int]]:
             .select_from(recipe_search)
             .where(
                 recipe_search.c.rowid == Recipe.id,
-                text("recipe_search MATCH :fts_drafts").bindparams(fts_drafts=fts),
+                _sqlite_matches(fts, "fts_drafts"),
             ),
         )
     )
@@ -121,7 +123,7 @@ def matching(
         )
         return narrowed, rank if ranked else None
     fts = _sqlite_match(terms)
-    match = text("recipe_search MATCH :fts").bindparams(fts=fts)
+    match = _sqlite_matches(fts)
     if not ranked and not narrow and _sqlite_walks_in_order(match, fts):
         # Many matches and no other filter: the list's index, read in order, meets enough
         # matches for a page within a few thousand entries; no sort over every match.
