@@ -457,9 +457,13 @@ def _get(port: int, path: str) -> tuple[int, bytes]:
 
 
 def _until_ready(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    """Until both workers have started and one answers: a SIGTERM that reaches a worker in
+    the moment it starts serving can be missed by granian (then only the kill timeout ends
+    it), and the tests here want every worker's share of the requests."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if _listening(port):
+        started = log.read_text()
+        if "Started worker-1" in started and "Started worker-2" in started and _listening(port):
             try:
                 if _get(port, "/healthz")[0] == 200:
                     return
