@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, TypeVarTuple, overload
+
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData
+from sqlalchemy import Executable, MetaData, Result
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql.selectable import TypedReturnsRows
+
+_Ts = TypeVarTuple("_Ts")
 
 # Named constraints keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -21,3 +27,23 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+
+@overload
+def narrow_rows(
+    statement: TypedReturnsRows[*_Ts], params: Mapping[str, Any] | None = None
+) -> Result[*_Ts]: ...
+
+
+@overload
+def narrow_rows(
+    statement: Executable, params: Mapping[str, Any] | None = None
+) -> Result[*tuple[Any, ...]]: ...
+
+
+def narrow_rows(statement: Executable, params: Mapping[str, Any] | None = None) -> Result[Any]:
+    """The rows of a statement that loads no models (plain columns, counts), run as Core on
+    the session's connection, in its transaction. The ORM's layer around an execution costs
+    more than SQLite takes for a page of narrow rows (measured: 262 against 145 µs for one
+    list page's query). Nothing pending is flushed first: callers read, they do not write."""
+    return db.session.connection().execute(statement, params)

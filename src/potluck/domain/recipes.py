@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from potluck.domain.database import db
+from potluck.domain.database import db, narrow_rows
 from potluck.domain.errors import Forbidden, NotFound
 from potluck.domain.models import Recipe, Tag, User, utcnow, visible
 from potluck.domain.preconditions import Preconditions, entity_tag
@@ -138,7 +138,7 @@ _VERSION_OF_RECIPE = (
 
 def readable_version(recipe_id: int, viewer: User | None) -> RecipeVersion:
     """A recipe's version from one indexed Core query, or 404 as readable_recipe gives it."""
-    row = db.session.execute(_VERSION_OF_RECIPE, {"recipe_id": recipe_id}).first()
+    row = narrow_rows(_VERSION_OF_RECIPE, {"recipe_id": recipe_id}).first()
     return _readable(RecipeVersion(*row) if row else None, recipe_id, viewer)
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import InstanceState, Session
 
-from potluck.domain.database import db
+from potluck.domain.database import db, narrow_rows
 from potluck.domain.models import CacheGeneration, Recipe, Tag, User
 from potluck.services.outages import RETRY_SECONDS, Outage
 
@@ -210,10 +210,10 @@ def _invalidate_on_write(session: Session, context: Any, instances: Any) -> None
         bump_generation(session)
 
 
-def cached_count(counting: Select[tuple[int]], key: str) -> int:
+def cached_count(counting: Select[int], key: str) -> int:
     """The count `counting` gives, asked once per generation: `key` must name everything
     the count depends on (the list's filters), and nothing it does not."""
-    return per_generation(f"count:{key}", lambda: db.session.scalar(counting) or 0)
+    return per_generation(f"count:{key}", lambda: narrow_rows(counting).scalar() or 0)
 
 
 def per_generation(key: str, compute: Callable[[], int]) -> int:

@@ -7,7 +7,7 @@ import re
 import unicodedata
 from typing import Any
 
-from sqlalchemy import REAL, Select, column, exists, func, literal_column, select, table, text
+from sqlalchemy import REAL, Select, column, func, literal_column, select, table, text
 
 from potluck.domain.database import db
 from potluck.domain.errors import Invalid
@@ -47,10 +47,9 @@ def _sqlite_match(terms: list[list[str]]) -> str:
     )
 
 
-def _sqlite_matches(fts: str, name: str = "fts") -> Any:
-    """The FTS5 condition for a match expression, bound under `name` (a statement that
-    matches twice needs two names)."""
-    return text(f"recipe_search MATCH :{name}").bindparams(**{name: fts})
+def _sqlite_matches(fts: str) -> Any:
+    """The FTS5 condition for a match expression."""
+    return text("recipe_search MATCH :fts").bindparams(fts=fts)
 
 
 def _postgresql_query(terms: list[list[str]]) -> str:
@@ -77,28 +76,22 @@ def _sqlite_walks_in_order(match: Any, fts: str) -> bool:
     return bool(per_generation(f"fts-many:{_WALK_IN_ORDER_FROM}:{fts}", matches_enough))
 
 
-def published_matches(query: str) -> Select[tuple[int]]:
-    """How many published recipes match `query` (SQLite), without visiting the matches: each
-    recipe is in the index once, so the matches the index counts (its own doclists), less
-    the drafts among them (few; each is looked up in the index by its rowid). Counting the
-    published matches row by row checks each one's recipe: about 200 ms for a common word
-    at a million recipes."""
+def published_matches(query: str) -> Select[int]:
+    """How many published recipes match `query` (SQLite), without visiting the matches'
+    recipes: each recipe is in the index once, so the index's own matches are counted,
+    skipping the drafts' rowids (read once from the published flag's index). Counting row by
+    row checks each match's recipe: about 200 ms for a common word at a million recipes.
+
+    Never ask FTS5 about one rowid at a time: a MATCH runs whole for each row it is
+    correlated with (measured: 1,600 drafts made a count of 3,779 matches take 560 ms,
+    against 2 ms in one pass)."""
     fts = _sqlite_match(search_terms(query))
-    matches = select(func.count()).select_from(recipe_search).where(_sqlite_matches(fts, "fts_all"))
-    draft_matches = (
+    drafts = select(Recipe.id).where(Recipe.is_publish == False)  # noqa: E712 - indexable
+    return (
         select(func.count())
-        .select_from(Recipe)
-        .where(
-            Recipe.is_publish == False,  # noqa: E712 - indexable
-            exists()
-            .select_from(recipe_search)
-            .where(
-                recipe_search.c.rowid == Recipe.id,
-                _sqlite_matches(fts, "fts_drafts"),
-            ),
-        )
+        .select_from(recipe_search)
+        .where(_sqlite_matches(fts), recipe_search.c.rowid.not_in(drafts))
     )
-    return select(matches.scalar_subquery() - draft_matches.scalar_subquery())
 
 
 def matching(

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Row, Select, func, select
 
-from potluck.domain.database import db
+from potluck.domain.database import db, narrow_rows
 
 # The cursor that starts the page after a row of (item, sort key).
 CursorAfter = Callable[[Row[Any, Any]], str]
@@ -39,6 +39,10 @@ def count_rows(statement: Select[Any]) -> int:
     return db.session.scalar(count_statement(statement)) or 0
 
 
+def _rows(statement: Select[Any], narrow: bool) -> list[Row[Any, Any]]:
+    return list(narrow_rows(statement) if narrow else db.session.execute(statement))
+
+
 def paginate(
     total: int,
     ordered: Select[Any],
@@ -51,7 +55,7 @@ def paginate(
     """Page `page` of `ordered` rows (item, sort key) of a list of `total` rows; the next
     page's cursor when the list offers keyset paging (`cursor_after`). The items are the
     rows' first column, or with `rows` the rows themselves."""
-    found = db.session.execute(ordered.limit(per_page).offset((page - 1) * per_page)).all()
+    found = _rows(ordered.limit(per_page).offset((page - 1) * per_page), rows)
     more = page * per_page < total
     next_cursor = cursor_after(found[-1]) if cursor_after and found and more else None
     items = list(found) if rows else [row[0] for row in found]
@@ -67,7 +71,7 @@ def paginate_after(
     rows: bool = False,
 ) -> Page:
     """The next `per_page` rows of `ordered`, already narrowed to those after a cursor."""
-    found = db.session.execute(ordered.limit(per_page + 1)).all()
+    found = _rows(ordered.limit(per_page + 1), rows)
     # The one row past the page says whether another page follows, without counting.
     next_cursor = cursor_after(found[per_page - 1]) if len(found) > per_page else None
     items = list(found[:per_page]) if rows else [row[0] for row in found[:per_page]]

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 
-from potluck.domain.database import db
+from potluck.domain.database import narrow_rows
 from potluck.domain.models import Recipe, RecipeCover, Tag, User, UserAvatar, recipe_tags
 from potluck.domain.recipes import RecipeVersion
 from potluck.schemas.encoding import dumps_json
@@ -55,7 +55,7 @@ def versions_of(rows: Sequence[Any]) -> list[RecipeVersion]:
         return []
     authors = {
         author_id: (version, updated_at)
-        for author_id, version, updated_at in db.session.execute(
+        for author_id, version, updated_at in narrow_rows(
             _AUTHOR_VERSIONS, {"ids": list({row[1] for row in rows})}
         )
     }
@@ -119,10 +119,10 @@ def _documents_fields(ids: list[int]) -> list[tuple[str, dict[str, Any]]]:
     """(version key, the fields RecipeOutputSchema reads) of each of these recipes that
     exists."""
     tags: dict[int, list[str]] = {}
-    for recipe_id, name in db.session.execute(_TAG_ROWS, {"ids": ids}):
+    for recipe_id, name in narrow_rows(_TAG_ROWS, {"ids": ids}):
         tags.setdefault(recipe_id, []).append(name)
     documents = []
-    for row in db.session.execute(_DOCUMENT_ROWS, {"ids": ids}):
+    for row in narrow_rows(_DOCUMENT_ROWS, {"ids": ids}):
         fields = dict(zip(_RECIPE_FIELDS, row, strict=False))
         cover, username, avatar, author_id, version, author_version, author_updated = row[
             len(_RECIPE_FIELDS) :

@@ -46,10 +46,10 @@ class RecipeList:
     key: ColumnElement[Any]
     tagged_first: Select[tuple[Recipe]]
     # A statement that counts the list without visiting its rows, when there is one.
-    counted_apart: Select[tuple[int]] | None = None
+    counted_apart: Select[int] | None = None
 
     @property
-    def counting(self) -> Select[tuple[int]]:
+    def counting(self) -> Select[int]:
         """The statement that counts the list: its rows, read from the tags' side when
         there are tag filters (every match is visited either way), unless a cheaper count
         is known (a search of published recipes on SQLite: fulltext.published_matches)."""
