@@ -133,14 +133,17 @@ class Server:
 def seeded_instance(
     size: int, database_url: str | None = None
 ) -> tuple[Path, dict[str, str], float]:
-    """A fresh instance folder and database of `size` published recipes by 200 authors, and a
-    confirmed account to sign in and write with; the seconds the seeding took."""
+    """A fresh instance folder and database of `size` published recipes by 200 authors, a
+    fiftieth as many drafts besides (a site's unpublished work, which every public list and
+    search must pass by), and a confirmed account to sign in and write with; the seconds
+    the seeding took."""
     instance = Path(tempfile.mkdtemp(prefix=f"potluck-bench-{size}-"))
     env = environment(instance, database_url)
     try:
         run([str(BIN / "potluck"), "setup"], env)
         started = time.perf_counter()
-        run([str(BIN / "potluck"), "seed", "--recipes", str(size), "--users", "200"], env)
+        seed = ["seed", "--recipes", str(size), "--users", "200", "--drafts", str(size // 50)]
+        run([str(BIN / "potluck"), *seed], env)
         seeding = time.perf_counter() - started
         # Registration through the API waits for a mail; the command confirms at once.
         account = [str(BIN / "potluck"), "user", "create", USERNAME, "bench@example.com"]

@@ -42,6 +42,24 @@ def test_seed_adds_published_recipes_with_tags(app: Flask, db: Any) -> None:
     assert db.session.scalar(select(func.count(User.id))) == 10
 
 
+def test_seed_adds_drafts_after_the_published_recipes(app: Flask, db: Any, client: Any) -> None:
+    result = invoke(app, "seed", "--recipes", "40", "--users", "3", "--drafts", "8")
+    assert result.exit_code == 0, result.output
+    assert "Added 3 users and 48 recipes, 8 of them drafts." in result.output
+    recipes = db.session.scalars(select(Recipe).order_by(Recipe.id)).all()
+    assert [recipe.is_publish for recipe in recipes] == [True] * 40 + [False] * 8
+    assert all(recipe.published_at is None for recipe in recipes[40:])
+    # Nobody else sees them: not in lists, not in searches, not in the tags' counts.
+    assert client.get("/api/v1/recipes").json["total"] == 40
+    word = recipes[-1].name.split()[-1]
+    searched = client.get("/api/v1/recipes", query_string={"q": word, "per_page": 100}).json
+    assert searched["total"] == len(searched["data"])
+    assert not {recipe.id for recipe in recipes[40:]} & {item["id"] for item in searched["data"]}
+    tags = db.session.scalars(select(Tag)).all()
+    published_links = sum(len(recipe.tags) for recipe in recipes[:40])
+    assert sum(tag.recipe_count for tag in tags) == published_links
+
+
 def test_setup_loads_demo_data_once_when_asked(app: Flask, db: Any, client: Any) -> None:
     app.config["SEED_DEMO_DATA"] = True
     first = invoke(app, "setup")

@@ -130,12 +130,18 @@ def setup() -> None:
 @main.command()
 @click.option("--recipes", "recipe_count", type=click.IntRange(0), default=50, show_default=True)
 @click.option("--users", "user_count", type=click.IntRange(1), default=5, show_default=True)
+@click.option(
+    "--drafts", "draft_count", type=click.IntRange(0), default=0, help="Drafts besides them."
+)
 @click.option("--seed", "random_seed", type=int, default=1, show_default=True)
 @with_appcontext
-def seed(recipe_count: int, user_count: int, random_seed: int) -> None:
-    """Add generated users and published recipes (their passwords are random)."""
-    users, recipes = seed_database(users=user_count, recipes=recipe_count, random_seed=random_seed)
-    click.echo(f"Added {users} users and {recipes} recipes.")
+def seed(recipe_count: int, user_count: int, draft_count: int, random_seed: int) -> None:
+    """Add generated users and published recipes (their passwords are random), and drafts."""
+    users, recipes = seed_database(
+        users=user_count, recipes=recipe_count, drafts=draft_count, random_seed=random_seed
+    )
+    drafts = f", {draft_count} of them drafts" if draft_count else ""
+    click.echo(f"Added {users} users and {recipes} recipes{drafts}.")
 
 
 @main.group()

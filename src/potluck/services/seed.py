@@ -91,9 +91,11 @@ def _larger_page_cache(session: Session) -> Iterator[None]:
 
 
 def seed_database(
-    *, users: int, recipes: int, random_seed: int = 1, demo: bool = False
+    *, users: int, recipes: int, drafts: int = 0, random_seed: int = 1, demo: bool = False
 ) -> tuple[int, int]:
-    """Add `users` users and `recipes` published recipes; returns what was added."""
+    """Add `users` users, `recipes` published recipes and `drafts` drafts after them (the
+    newest rows, as a site's drafts mostly are; the published ones are the same with or
+    without them); returns the users and the recipes added."""
     rng = random.Random(random_seed)
     author_ids = _add_users(rng, users, demo)
     now = utcnow()
@@ -101,7 +103,8 @@ def seed_database(
     contents: dict[int, list[str]] = {}
 
     def rows() -> Iterator[dict[str, Any]]:
-        for index in range(recipes):
+        for index in range(recipes + drafts):
+            published = index < recipes
             content: dict[str, Any] = dict(recipe_content(rng))
             created = now - timedelta(seconds=rng.randrange(2 * 365 * 86400))
             contents[index] = content.pop("tags")
@@ -109,8 +112,8 @@ def seed_database(
                 **content,
                 "author_id": rng.choice(author_ids),
                 "source_url": None,
-                "is_publish": True,
-                "published_at": created,
+                "is_publish": published,
+                "published_at": created if published else None,
                 "version": 1,
                 "created_at": created,
                 "updated_at": created,
