@@ -389,6 +389,19 @@ def potluck_serving(environ: dict[str, str], port: int, log_path: Path) -> Itera
             process.wait(timeout=30)
 
 
+def query_plan(sql: str, parameters: Any = ()) -> str:
+    """How the database runs a statement: SQLite's query plan, or PostgreSQL's with every
+    alternative to an ordered index scan priced out, so a missing index shows as a Sort."""
+    with _db.engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            for setting in ("enable_seqscan", "enable_sort", "enable_bitmapscan"):
+                connection.exec_driver_sql(f"SET {setting} = off")
+            rows = connection.exec_driver_sql(f"EXPLAIN {sql}", parameters)
+            return "\n".join(row[0] for row in rows)
+        rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", parameters)
+        return "\n".join(row[-1] for row in rows)
+
+
 def sorted_like_the_api(recipes: list[dict[str, Any]], sort: str, order: str) -> list[int]:
     """Sorted by `sort` in `order`, ties by id in the same order, missing values last."""
     descending = order == "desc"

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import time_machine
-from conftest import PROBLEM, TEST_SECRET, sorted_like_the_api
+from conftest import PROBLEM, TEST_SECRET, query_plan, sorted_like_the_api
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
@@ -490,19 +490,6 @@ def test_a_deep_cursor_page_sends_the_queries_of_the_first(
         assert parameters[-1] == 0
 
 
-def _plan(sql: str, parameters: Any) -> str:
-    """How the database runs a statement: SQLite's query plan, or PostgreSQL's with every
-    alternative to an ordered index scan priced out, so a missing index shows as a Sort."""
-    with db.engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            for setting in ("enable_seqscan", "enable_sort", "enable_bitmapscan"):
-                connection.exec_driver_sql(f"SET {setting} = off")
-            rows = connection.exec_driver_sql(f"EXPLAIN {sql}", parameters)
-            return "\n".join(row[0] for row in rows)
-        rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", parameters)
-        return "\n".join(row[-1] for row in rows)
-
-
 @pytest.mark.parametrize("order", ["asc", "desc"])
 @pytest.mark.parametrize(
     ("url", "sort", "index"),
@@ -541,7 +528,7 @@ def test_an_index_serves_each_cursor_page(
         finally:
             event.remove(db.engine, "before_cursor_execute", record)
         page_query, parameters = next((sql, p) for sql, p in sent if "LIMIT" in sql)
-        plan = _plan(page_query, parameters)
+        plan = query_plan(page_query, parameters)
     if url == LIST:
         assert re.search(rf"ix_recipes_public_{index}\w* \(is_publish=\? AND \S+[<>]", plan) or (
             "Index Cond: ((is_publish = true) AND" in plan and f"ix_recipes_public_{index}" in plan
