@@ -492,6 +492,9 @@ def test_sigterm_while_workers_start_ends_every_process(tmp_path: Path, moment: 
         while "Spawning worker" not in log.read_text() and time.monotonic() < deadline:
             time.sleep(0.02)
     assert process.poll() is None, log.read_text()
+    # It serves an empty database, as under an orchestrator that migrates meanwhile, and says so.
+    assert "Warning: migrations not at head" in log.read_text()
+    assert "run `potluck setup`" in log.read_text()
     os.kill(process.pid, signal.SIGTERM)  # as a supervisor stops it: the main process only
     _assert_all_gone(process, port, log, wait=30)
 
@@ -503,6 +506,7 @@ def test_an_in_flight_request_finishes_after_sigterm(tmp_path: Path) -> None:
     )
     log = tmp_path / "serve.log"
     _until_ready(process, port, log)
+    assert "Warning: migrations" not in log.read_text()
     answered: dict[str, Any] = {}
 
     def log_in() -> None:

@@ -16,6 +16,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from potluck.app import create_app
 from potluck.app.logs import write_granian_json_config
@@ -23,6 +24,7 @@ from potluck.domain.database import db
 from potluck.domain.models import User, utcnow
 from potluck.domain.transactions import commit
 from potluck.http import maintenance as maintenance_switch
+from potluck.http.health import migrations_behind
 from potluck.http.metrics import MULTIPROCESS_DIR
 from potluck.services.housekeeping import purge as purge_expired
 from potluck.services.media import check_media
@@ -54,6 +56,7 @@ def serve(port: int | None, host: str, workers: int | None) -> None:
     click.echo(f"Potluck is serving on {base}/")
     click.echo(f"  API:  {base}/api/v1/recipes")
     click.echo(f"  docs: {base}/api/v1/docs")
+    _warn_unless_migrated()
     metrics_directory = _fresh_metrics_directory(config["INSTANCE_PATH"], port)
     os.environ[MULTIPROCESS_DIR] = str(metrics_directory)
     log_config = []
@@ -89,6 +92,18 @@ def serve(port: int | None, host: str, workers: int | None) -> None:
             "potluck.cli.serving:served_app",
         ],
     )
+
+
+def _warn_unless_migrated() -> None:
+    """Serving starts either way (an orchestrator may run the migrations meanwhile; /readyz
+    answers 503 until they ran), but whoever started it by hand learns why requests fail."""
+    try:
+        behind = migrations_behind()
+    except SQLAlchemyError as error:
+        click.echo(f"Warning: the database does not answer ({type(error).__name__}).", err=True)
+        return
+    if behind is not None:
+        click.echo(f"Warning: migrations {behind}. /readyz answers 503 until then.", err=True)
 
 
 def _fresh_metrics_directory(instance_path: str, port: int) -> Path:

@@ -41,22 +41,28 @@ def _migration_heads() -> set[str]:
     return heads
 
 
+def migrations_behind() -> str | None:
+    """What keeps the database from the migrations' head, or None when it is there.
+    Raises SQLAlchemyError when the database does not answer."""
+    with db.engine.connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    heads = _migration_heads()
+    if current == heads:
+        return None
+    at = ", ".join(sorted(current)) or "none"
+    return (
+        f"not at head: the database is at {at}, the code at {', '.join(sorted(heads))};"
+        " run `potluck setup` (or `potluck db upgrade`)"
+    )
+
+
 def _database_checks() -> dict[str, str]:
     try:
-        with db.engine.connect() as connection:
-            current = set(MigrationContext.configure(connection).get_current_heads())
+        behind = migrations_behind()
     except SQLAlchemyError as error:
         # The class only: a driver's message can name hosts and users.
         return {"database": f"unreachable ({type(error).__name__})", "migrations": "unknown"}
-    heads = _migration_heads()
-    if current == heads:
-        return {"database": OK, "migrations": OK}
-    at = ", ".join(sorted(current)) or "none"
-    return {
-        "database": OK,
-        "migrations": f"not at head: the database is at {at}, the code at "
-        f"{', '.join(sorted(heads))}; run `potluck db upgrade`",
-    }
+    return {"database": OK, "migrations": behind or OK}
 
 
 def _redis_check(url: str) -> str:
