@@ -4,22 +4,28 @@ HTTP and no server cache, so every query reaches the database.
     DATABASE_URL=sqlite:////tmp/scale/potluck.db POTLUCK_INSTANCE_PATH=/tmp/scale \\
     POTLUCK_ENV=development .venv/bin/python bench/search_sql.py [--rounds 20] [--explain]
     ... bench/search_sql.py --counts     # each bench word's total: row by row, and as counted
+    ... bench/search_sql.py --prefix tomato   # one word's statements, as a prefix and as terms
+    ... bench/search_sql.py --misses 400      # search_misses.lua's searches through the app
 
 Prints each search's median and the p50/p99 over every timed run."""
 
 from __future__ import annotations
 
 import argparse
+import random
 import re
 import statistics
 import time
 from typing import Any
 
+from flask import current_app
 from servers import BENCH
+from sqlalchemy import text
+from werkzeug.test import EnvironBuilder
 
 from potluck import create_app
 from potluck.domain.database import db
-from potluck.services.caching import cache
+from potluck.services.caching import bump_generation, cache
 from potluck.services.keyset import recipe_page
 from potluck.services.pagination import count_statement
 from potluck.services.search import recipe_list
@@ -86,6 +92,87 @@ def counts() -> None:
         print(f"{rows:>9} {by_row:13.1f} {as_counted:14.1f}  {word}")
 
 
+# The index's terms, each a row (SQLite's fts5vocab), for this connection only.
+_TERMS_TABLE = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.terms USING fts5vocab(main, recipe_search, row)"
+)
+
+
+def _best_ms(sql: str, parameters: dict[str, Any], runs: int = 4) -> tuple[float, Any]:
+    times, result = [], None
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = db.session.execute(text(sql), parameters).all()
+        times.append((time.perf_counter() - started) * 1000)
+    return min(times), result
+
+
+def prefix(word: str) -> None:
+    """One word's statements on SQLite, best of 4: as the prefix query the app asks, and as
+    an OR of the index's terms that the prefix covers (looked up in an fts5vocab table)."""
+    db.session.execute(text(_TERMS_TABLE))
+    upper = word[:-1] + chr(ord(word[-1]) + 1)
+    lookup, rows = _best_ms(
+        "SELECT term FROM temp.terms WHERE term >= :word AND term < :upper",
+        {"word": word, "upper": upper},
+    )
+    terms = [row[0] for row in rows]
+    print(f"{lookup:8.1f} ms  the terms of {word}*: {', '.join(terms)}")
+    statements = {
+        "count": "SELECT count(*) FROM recipe_search WHERE recipe_search MATCH :fts",
+        "count, drafts skipped": "SELECT count(*) FROM recipe_search WHERE recipe_search"
+        " MATCH :fts AND rowid NOT IN (SELECT id FROM recipes WHERE is_publish = 0)",
+        "the 2,000 highest rowids": "SELECT count(*) FROM (SELECT rowid FROM recipe_search"
+        " WHERE recipe_search MATCH :fts ORDER BY rowid DESC LIMIT 2000)",
+        "page 20 of 100, newest first": "SELECT id FROM recipes WHERE is_publish = 1 AND id IN"
+        " (SELECT rowid FROM recipe_search WHERE recipe_search MATCH :fts)"
+        " ORDER BY created_at DESC, id DESC LIMIT 100 OFFSET 1900",
+    }
+    as_terms = " OR ".join(f'"{term}"' for term in terms)
+    print(f"  {word}* ms  terms ms  statement")
+    for label, sql in statements.items():
+        (as_prefix, first), (as_or, second) = (
+            _best_ms(sql, {"fts": fts}) for fts in (f'"{word}"*', as_terms)
+        )
+        assert first == second, (label, first[:3], second[:3])
+        print(f"{as_prefix:10.1f} {as_or:9.1f}  {label}")
+
+
+def _status_into(statuses: list[str]) -> Any:
+    def start_response(status: str, *_: Any) -> None:
+        statuses.append(status)
+
+    return start_response
+
+
+def misses(count: int) -> None:
+    """Searches drawn as bench/lua/search_misses.lua draws them, each through the whole app
+    (a WSGI environ, no server), after a cache-generation bump."""
+    words = re.findall(r'"([^"]+)"', (BENCH / "lua" / "search_words.lua").read_text())
+    bump_generation(db.session)
+    db.session.commit()
+    draw = random.Random(1)
+    times: list[tuple[float, str]] = []
+    for _ in range(count):
+        query = f"q={draw.choice(words)}&per_page={draw.randint(1, 100)}&page={draw.randint(1, 20)}"
+        environ = EnvironBuilder(
+            path="/api/v1/recipes", query_string=query, environ_base={"REMOTE_ADDR": "127.0.0.1"}
+        ).get_environ()
+        started = time.perf_counter()
+        answered: list[str] = []
+        for _chunk in current_app.wsgi_app(environ, _status_into(answered)):
+            pass
+        times.append(((time.perf_counter() - started) * 1000, query))
+        assert answered[0].startswith("200"), (answered, query)
+    runs = [elapsed for elapsed, _ in times]
+    print(
+        f"{count} searches: p50 {percentile(runs, 0.5):.1f} ms  p90 {percentile(runs, 0.9):.1f}"
+        f"  p99 {percentile(runs, 0.99):.1f}  max {max(runs):.1f}"
+    )
+    for elapsed, query in sorted(times, reverse=True)[:5]:
+        print(f"{elapsed:8.1f} ms  {query}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=20)
@@ -94,6 +181,8 @@ def main() -> None:
     parser.add_argument(
         "--typical", action="store_true", help='only chicken, choc and "lemon cake"'
     )
+    parser.add_argument("--prefix", help="one word's statements, as a prefix and as terms")
+    parser.add_argument("--misses", type=int, help="this many searches through the app")
     arguments = parser.parse_args()
     searches = [s for s in SEARCHES if not arguments.typical or s["q"] in _TERMS[:3]]
     app = create_app()
@@ -104,6 +193,12 @@ def main() -> None:
             return
         if arguments.counts:
             counts()
+            return
+        if arguments.prefix:
+            prefix(arguments.prefix)
+            return
+        if arguments.misses:
+            misses(arguments.misses)
             return
         for params in searches:
             timed(params)  # warm the page cache: measured is the query, not the disk
