@@ -18,7 +18,7 @@ import statistics
 import time
 from typing import Any
 
-from flask import current_app
+from flask import Flask
 from servers import BENCH
 from sqlalchemy import text
 from werkzeug.test import EnvironBuilder
@@ -145,12 +145,14 @@ def _status_into(statuses: list[str]) -> Any:
     return start_response
 
 
-def misses(count: int) -> None:
+def misses(app: Flask, count: int) -> None:
     """Searches drawn as bench/lua/search_misses.lua draws them, each through the whole app
-    (a WSGI environ, no server), after a cache-generation bump."""
+    (a WSGI environ, no server, each request in its own app context as under a server),
+    after a cache-generation bump."""
     words = re.findall(r'"([^"]+)"', (BENCH / "lua" / "search_words.lua").read_text())
-    bump_generation(db.session)
-    db.session.commit()
+    with app.app_context():
+        bump_generation(db.session)
+        db.session.commit()
     draw = random.Random(1)
     times: list[tuple[float, str]] = []
     for _ in range(count):
@@ -160,7 +162,7 @@ def misses(count: int) -> None:
         ).get_environ()
         started = time.perf_counter()
         answered: list[str] = []
-        for _chunk in current_app.wsgi_app(environ, _status_into(answered)):
+        for _chunk in app.wsgi_app(environ, _status_into(answered)):
             pass
         times.append(((time.perf_counter() - started) * 1000, query))
         assert answered[0].startswith("200"), (answered, query)
@@ -186,6 +188,9 @@ def main() -> None:
     arguments = parser.parse_args()
     searches = [s for s in SEARCHES if not arguments.typical or s["q"] in _TERMS[:3]]
     app = create_app()
+    if arguments.misses:
+        misses(app, arguments.misses)
+        return
     with app.app_context():
         if arguments.explain:
             for params in searches:
@@ -196,9 +201,6 @@ def main() -> None:
             return
         if arguments.prefix:
             prefix(arguments.prefix)
-            return
-        if arguments.misses:
-            misses(arguments.misses)
             return
         for params in searches:
             timed(params)  # warm the page cache: measured is the query, not the disk
