@@ -11,7 +11,7 @@ import pytest
 from conftest import PROBLEM, assert_problem
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 try:
     from openapi_spec_validator import validate as validate_openapi
@@ -138,6 +138,19 @@ def test_a_transaction_the_database_gave_up_on_is_a_503_to_retry(
     if status == 503:
         assert response.headers["Retry-After"] == "1"
         assert "retry" in body["detail"]
+
+
+def test_a_statement_the_database_refused_is_a_500_on_a_migrated_database(
+    crashing_app: Flask,
+) -> None:
+    # Only a database the migrations have not reached makes it a 503 (test_operations).
+    def broken() -> str:
+        error = _DatabaseError('relation "nowhere" does not exist', "42P01")
+        raise ProgrammingError("SELECT * FROM nowhere", {}, error)
+
+    crashing_app.add_url_rule("/api/v1/broken", "broken", broken)
+    body = assert_problem(crashing_app.test_client().get("/api/v1/broken"), 500)
+    assert "nowhere" not in body["detail"]
 
 
 def test_a_crash_on_a_page_is_an_html_500_without_internals(crashing_app: Flask) -> None:

@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -136,6 +137,36 @@ def test_readyz_is_503_until_the_migrations_are_at_head(
     body = assert_problem(response, 503, "migrations not at head")
     assert body["checks"]["database"] == "ok"
     assert "potluck db upgrade" in body["checks"]["migrations"]
+
+
+def test_requests_are_503_and_write_nothing_until_the_migrations_have_run(
+    tmp_path: Path, make_app: Callable[..., Flask]
+) -> None:
+    path = tmp_path / "empty.db"
+    app = make_app(f"sqlite:///{path}")
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # as in production
+    client = app.test_client()
+    asks = [
+        ("GET", "/api/v1/recipes", None),
+        ("GET", "/api/v1/recipes/1", None),
+        ("GET", "/api/v1/users/someone", None),
+        ("POST", "/api/v1/tokens", {"username": "someone", "password": "a passphrase"}),
+        (
+            "POST",
+            "/api/v1/users",
+            {"username": "someone", "email": "a@example.com", "password": "a long passphrase"},
+        ),
+    ]
+    for method, url, body in asks:
+        response = client.open(url, method=method, json=body)
+        assert_problem(response, 503, "not set up yet")
+        assert response.headers["Retry-After"] == "5"
+    page = client.get("/", headers={"Accept": "text/html"})
+    assert page.status_code == 503
+    assert page.mimetype == "text/html"
+    with sqlite3.connect(path) as connection:
+        tables = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        assert tables.fetchall() == []
 
 
 def test_readyz_checks_redis_when_it_is_configured(app: Flask) -> None:

@@ -24,8 +24,8 @@ from potluck.domain.database import db
 from potluck.domain.models import User, utcnow
 from potluck.domain.transactions import commit
 from potluck.http import maintenance as maintenance_switch
-from potluck.http.health import migrations_behind
 from potluck.http.metrics import MULTIPROCESS_DIR
+from potluck.http.persistence import migrations_behind
 from potluck.services.housekeeping import purge as purge_expired
 from potluck.services.media import check_media
 from potluck.services.outbox import deliver_all_due, run_sender

@@ -8,14 +8,12 @@ from typing import Any
 
 import orjson
 import redis
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from flask import Flask, Response, current_app
 from sqlalchemy.exc import SQLAlchemyError
 
-from potluck.domain.database import db
 from potluck.http.errors import problem
 from potluck.http.limits import limiter
+from potluck.http.persistence import migrations_behind
 
 OK = "ok"
 RETRY_AFTER_SECONDS = "5"
@@ -30,30 +28,6 @@ def _no_store(response: Response) -> Response:
 
 def healthz() -> Response:
     return _no_store(Response(b'{"status":"ok"}', mimetype="application/json"))
-
-
-def _migration_heads() -> set[str]:
-    # The scripts do not change while the process runs: read them once.
-    heads: set[str] | None = current_app.extensions.get("potluck.migration_heads")
-    if heads is None:
-        heads = set(ScriptDirectory(current_app.config["MIGRATIONS_DIR"]).get_heads())
-        current_app.extensions["potluck.migration_heads"] = heads
-    return heads
-
-
-def migrations_behind() -> str | None:
-    """What keeps the database from the migrations' head, or None when it is there.
-    Raises SQLAlchemyError when the database does not answer."""
-    with db.engine.connect() as connection:
-        current = set(MigrationContext.configure(connection).get_current_heads())
-    heads = _migration_heads()
-    if current == heads:
-        return None
-    at = ", ".join(sorted(current)) or "none"
-    return (
-        f"not at head: the database is at {at}, the code at {', '.join(sorted(heads))};"
-        " run `potluck setup` (or `potluck db upgrade`)"
-    )
 
 
 def _database_checks() -> dict[str, str]:

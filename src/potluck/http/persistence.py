@@ -4,8 +4,10 @@ be reached (stopped, restarting, out of connections). Committing is the domain's
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
-from sqlalchemy.exc import OperationalError
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Flask, Response, current_app, request
+from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 
 from potluck.domain.database import db
 from potluck.http.deadlines import StatementDeadline, bound_waits
@@ -21,6 +23,9 @@ _UNAVAILABLE_STATES = {"57P01", "57P02", "57P03", "53300"}
 UNAVAILABLE_RETRY_SECONDS = "5"
 
 _outage = Outage("Database", "answering 503 with Retry-After")
+_not_migrated = Outage(
+    "Database", "answering 503 until `potluck setup` has run", condition="not migrated"
+)
 # Set by the replay (hot_reads) on a request for which it has just found the database
 # unreachable: the request is answered at once instead of waiting out a second connection
 # attempt (DATABASE_CONNECT_TIMEOUT_SECONDS) in Flask.
@@ -36,6 +41,59 @@ def unreachable(error: OperationalError) -> bool:
     # psycopg's own failures (refused, reset, timed out) carry no SQLSTATE, and
     # SQLAlchemy marks a connection it found dead.
     return error.connection_invalidated or type(error.orig).__module__.startswith("psycopg")
+
+
+def _migration_heads() -> set[str]:
+    # The scripts do not change while the process runs: read them once.
+    heads: set[str] | None = current_app.extensions.get("potluck.migration_heads")
+    if heads is None:
+        heads = set(ScriptDirectory(current_app.config["MIGRATIONS_DIR"]).get_heads())
+        current_app.extensions["potluck.migration_heads"] = heads
+    return heads
+
+
+def migrations_behind() -> str | None:
+    """What keeps the database from the migrations' head, or None when it is there.
+    Raises SQLAlchemyError when the database does not answer."""
+    with db.engine.connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    heads = _migration_heads()
+    if current == heads:
+        return None
+    at = ", ".join(sorted(current)) or "none"
+    return (
+        f"not at head: the database is at {at}, the code at {', '.join(sorted(heads))};"
+        " run `potluck setup` (or `potluck db upgrade`)"
+    )
+
+
+def _not_set_up() -> Response | None:
+    """503 + Retry-After when a statement failed because the migrations have not run (a
+    table or column the code needs is missing), rather than a 500: the app is not ready yet,
+    as /readyz says, and nothing was done."""
+    db.session.rollback()
+    try:
+        behind = migrations_behind()
+    except SQLAlchemyError:
+        return None
+    if behind is None:
+        return None
+    _not_migrated.found(RuntimeError(behind))
+    return error_answer(
+        503,
+        "Potluck's database is not set up yet, so nothing was done; retry after the seconds "
+        "in Retry-After.",
+        headers={"Retry-After": UNAVAILABLE_RETRY_SECONDS},
+    )
+
+
+def schema_trouble(error: OperationalError | ProgrammingError) -> Response:
+    """A statement the database could not run: 503 while the migrations have not run, else
+    the bug it is (500)."""
+    answer = _not_set_up()
+    if answer is None:
+        raise error
+    return answer
 
 
 def database_trouble(error: OperationalError) -> Response:
@@ -54,7 +112,8 @@ def database_trouble(error: OperationalError) -> Response:
         "database is locked" in str(error.orig)
     )
     if not transient:
-        raise error
+        # SQLite says a missing table is an operational error (PostgreSQL: schema_trouble).
+        return schema_trouble(error)
     db.session.rollback()
     return error_answer(
         503,
@@ -93,6 +152,7 @@ def statement_deadline(app: Flask) -> StatementDeadline | None:
 def init_app(app: Flask) -> None:
     """After db.init_app: app-context teardowns run last registered first."""
     app.register_error_handler(OperationalError, database_trouble)
+    app.register_error_handler(ProgrammingError, schema_trouble)
     app.before_request(_answer_known_outage)
     app.teardown_appcontext(_end_session)
     seconds = float(app.config["DATABASE_STATEMENT_TIMEOUT_SECONDS"])

@@ -17,9 +17,16 @@ class Outage:
     """The last time `service` failed; `ongoing` for `retry_seconds` after it, and a
     warning at most once in that time."""
 
-    def __init__(self, service: str, meanwhile: str, retry_seconds: float = RETRY_SECONDS) -> None:
+    def __init__(
+        self,
+        service: str,
+        meanwhile: str,
+        retry_seconds: float = RETRY_SECONDS,
+        condition: str = "unreachable",
+    ) -> None:
         self.service = service
         self.meanwhile = meanwhile  # what the app does without it, for the warning
+        self.condition = condition  # what is wrong with it, for the warning
         self.retry_seconds = retry_seconds
         self.until = 0.0
 
@@ -31,5 +38,5 @@ class Outage:
         """Record a failure: warns unless a warning went out within `retry_seconds`."""
         now = time.monotonic()
         if now >= self.until:
-            log.warning("%s unreachable (%s): %s", self.service, error, self.meanwhile)
+            log.warning("%s %s (%s): %s", self.service, self.condition, error, self.meanwhile)
         self.until = now + self.retry_seconds
