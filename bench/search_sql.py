@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import random
-import re
 import statistics
 import time
 from typing import Any
 
 from flask import Flask
-from servers import BENCH
 from sqlalchemy import text
+from varied import SEARCH_WORDS
 from werkzeug.test import EnvironBuilder
 
 from potluck import create_app
@@ -75,9 +74,8 @@ def explain(params: dict[str, Any]) -> None:
 def counts() -> None:
     """Each word the bench searches for: its total counted row by row (every match's recipe
     checked), and as a list counts it (from the index alone, when it can), median of 3."""
-    words = re.findall(r'"([^"]+)"', (BENCH / "lua" / "search_words.lua").read_text())
     print("  matches  row by row ms  as counted ms  word")
-    for word in words:
+    for word in SEARCH_WORDS:
         listing = recipe_list({"q": word})
         figures = []
         for statement in (count_statement(listing.tagged_first), listing.counting):
@@ -149,14 +147,14 @@ def misses(app: Flask, count: int) -> None:
     """Searches drawn as bench/lua/search_misses.lua draws them, each through the whole app
     (a WSGI environ, no server, each request in its own app context as under a server),
     after a cache-generation bump."""
-    words = re.findall(r'"([^"]+)"', (BENCH / "lua" / "search_words.lua").read_text())
     with app.app_context():
         bump_generation(db.session)
         db.session.commit()
     draw = random.Random(1)
     times: list[tuple[float, str]] = []
     for _ in range(count):
-        query = f"q={draw.choice(words)}&per_page={draw.randint(1, 100)}&page={draw.randint(1, 20)}"
+        word, per_page, page = draw.choice(SEARCH_WORDS), draw.randint(1, 100), draw.randint(1, 20)
+        query = f"q={word}&per_page={per_page}&page={page}"
         environ = EnvironBuilder(
             path="/api/v1/recipes", query_string=query, environ_base={"REMOTE_ADDR": "127.0.0.1"}
         ).get_environ()

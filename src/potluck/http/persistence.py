@@ -67,17 +67,17 @@ def migrations_behind() -> str | None:
     )
 
 
-def _not_set_up() -> Response | None:
-    """503 + Retry-After when a statement failed because the migrations have not run (a
-    table or column the code needs is missing), rather than a 500: the app is not ready yet,
-    as /readyz says, and nothing was done."""
+def schema_trouble(error: OperationalError | ProgrammingError) -> Response:
+    """A statement the database could not run: 503 + Retry-After while the migrations have
+    not run (a table or column the code needs is missing; the app is not ready yet, as
+    /readyz says, and nothing was done), else the bug it is (500)."""
     db.session.rollback()
     try:
         behind = migrations_behind()
     except SQLAlchemyError:
-        return None
+        behind = None
     if behind is None:
-        return None
+        raise error
     _not_migrated.found(RuntimeError(behind))
     return error_answer(
         503,
@@ -85,15 +85,6 @@ def _not_set_up() -> Response | None:
         "in Retry-After.",
         headers={"Retry-After": UNAVAILABLE_RETRY_SECONDS},
     )
-
-
-def schema_trouble(error: OperationalError | ProgrammingError) -> Response:
-    """A statement the database could not run: 503 while the migrations have not run, else
-    the bug it is (500)."""
-    answer = _not_set_up()
-    if answer is None:
-        raise error
-    return answer
 
 
 def database_trouble(error: OperationalError) -> Response:
